@@ -11,6 +11,7 @@ mod error;
 mod io;
 mod policy;
 mod pool;
+mod prefixed;
 mod relay;
 mod target;
 
@@ -19,6 +20,7 @@ pub use address::{Address, AddressError};
 pub use datagram::{DatagramReader, MAX_DATAGRAM, encode_datagram, write_datagram};
 pub use error::{BoxError, Denied, Failure, ResolveError};
 pub use io::{BoxIo, Io};
+pub use prefixed::Prefixed;
 pub use policy::{DestinationPolicy, is_public_ip};
 pub use relay::{RelayStats, relay};
 pub use target::{Meta, Network, Target};
