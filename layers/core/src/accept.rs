@@ -1,6 +1,6 @@
 //! The accept side: what an inbound handshake receives and what it yields.
 
-use crate::{BoxError, BoxFuture, BoxIo, Failure, Target, BoxConnector};
+use crate::{BoxConnector, BoxError, BoxFuture, BoxIo, Failure, Target};
 use std::{fmt, io, net::SocketAddr, sync::Arc};
 
 /// An accepted stream on its way through the inbound pipeline.

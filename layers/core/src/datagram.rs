@@ -10,7 +10,10 @@ pub const MAX_DATAGRAM: usize = u16::MAX as usize;
 /// Appends one framed datagram to `buf`; fails if `data` is longer than [`MAX_DATAGRAM`].
 pub fn encode_datagram(buf: &mut Vec<u8>, data: &[u8]) -> io::Result<()> {
     let len = u16::try_from(data.len()).map_err(|_| {
-        io::Error::new(io::ErrorKind::InvalidInput, "datagram longer than 65535 bytes")
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "datagram longer than 65535 bytes",
+        )
     })?;
     buf.extend_from_slice(&len.to_be_bytes());
     buf.extend_from_slice(data);

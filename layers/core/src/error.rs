@@ -112,9 +112,6 @@ mod tests {
         assert_eq!(Failure::classify(&dns), Failure::HostUnreachable);
         let timeout = tower::timeout::error::Elapsed::new();
         assert_eq!(Failure::classify(&timeout), Failure::TimedOut);
-        assert_eq!(
-            Failure::classify(&io::Error::other("x")),
-            Failure::General
-        );
+        assert_eq!(Failure::classify(&io::Error::other("x")), Failure::General);
     }
 }

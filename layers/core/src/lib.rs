@@ -20,8 +20,8 @@ pub use address::{Address, AddressError};
 pub use datagram::{DatagramReader, MAX_DATAGRAM, encode_datagram, write_datagram};
 pub use error::{BoxError, Denied, Failure, ResolveError};
 pub use io::{BoxIo, Io};
-pub use prefixed::Prefixed;
 pub use policy::{DestinationPolicy, is_public_ip};
+pub use prefixed::Prefixed;
 pub use relay::{RelayStats, relay};
 pub use target::{Meta, Network, Target};
 

@@ -77,7 +77,12 @@ struct Direction {
 }
 
 impl Direction {
-    fn poll_copy<R, W>(&mut self, cx: &mut Context<'_>, reader: &mut R, writer: &mut W) -> Poll<io::Result<()>>
+    fn poll_copy<R, W>(
+        &mut self,
+        cx: &mut Context<'_>,
+        reader: &mut R,
+        writer: &mut W,
+    ) -> Poll<io::Result<()>>
     where
         R: AsyncRead + Unpin + ?Sized,
         W: AsyncWrite + Unpin + ?Sized,
@@ -110,7 +115,12 @@ impl Direction {
     }
 
     /// Reads the next chunk; when the reader would block, flushes what was written and waits.
-    fn poll_fill<R, W>(&mut self, cx: &mut Context<'_>, reader: &mut R, writer: &mut W) -> Poll<io::Result<()>>
+    fn poll_fill<R, W>(
+        &mut self,
+        cx: &mut Context<'_>,
+        reader: &mut R,
+        writer: &mut W,
+    ) -> Poll<io::Result<()>>
     where
         R: AsyncRead + Unpin + ?Sized,
         W: AsyncWrite + Unpin + ?Sized,
@@ -228,7 +238,12 @@ mod tests {
         let (_remote, mut remote_end) = duplex(64);
         let started = Instant::now();
         let task = tokio::spawn(async move {
-            relay(&mut client_end, &mut remote_end, Some(Duration::from_secs(2))).await
+            relay(
+                &mut client_end,
+                &mut remote_end,
+                Some(Duration::from_secs(2)),
+            )
+            .await
         });
         for _ in 0..3 {
             tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -249,8 +264,14 @@ mod tests {
         drop(client);
         let mut got = Vec::new();
         remote.read_to_end(&mut got).await.unwrap();
-        assert!(got.is_empty(), "the client's close reaches the remote as end of stream");
-        assert!(!task.is_finished(), "the remote may still answer after a half-close");
+        assert!(
+            got.is_empty(),
+            "the client's close reaches the remote as end of stream"
+        );
+        assert!(
+            !task.is_finished(),
+            "the remote may still answer after a half-close"
+        );
         drop(remote);
         let stats = tokio::time::timeout(Duration::from_secs(5), task).await;
         assert!(stats.expect("relay ends once both sides closed").is_ok());

@@ -1,0 +1,141 @@
+//! YAML options of the `socks5` inbound and the settings they validate into.
+
+use serde::Deserialize;
+use std::{net::SocketAddr, time::Duration};
+
+/// One username/password pair (RFC 1929).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UserOptions {
+    /// Username, 1-255 bytes.
+    pub user: String,
+    /// Password, 1-255 bytes.
+    pub pass: String,
+}
+
+/// Options of the `socks5` layer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Socks5Options {
+    /// Accepted users; empty means no authentication.
+    #[serde(default)]
+    pub users: Vec<UserOptions>,
+    /// Whether UDP ASSOCIATE is served (default true).
+    #[serde(default = "yes")]
+    pub udp: bool,
+    /// Allow a non-loopback listener without users (default false).
+    #[serde(default)]
+    pub allow_open: bool,
+    /// Deadline for the whole handshake (default 10s).
+    #[serde(default, with = "humantime_serde")]
+    pub handshake_timeout: Option<Duration>,
+    /// A UDP association with no datagrams either way for this long ends (default 5m).
+    #[serde(default, with = "humantime_serde")]
+    pub udp_idle_timeout: Option<Duration>,
+    /// Most destinations one UDP association may reach (default 256).
+    #[serde(default)]
+    pub udp_max_destinations: Option<usize>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Validated settings of a SOCKS5 inbound.
+#[derive(Debug, Clone)]
+pub struct Socks5Settings {
+    /// Accepted `(user, pass)` pairs; empty means no authentication.
+    pub users: Vec<(String, String)>,
+    /// Whether UDP ASSOCIATE is served.
+    pub udp: bool,
+    /// Deadline for the whole handshake.
+    pub handshake_timeout: Duration,
+    /// Idle timeout of a UDP association.
+    pub udp_idle_timeout: Duration,
+    /// Most destinations per UDP association.
+    pub udp_max_destinations: usize,
+}
+
+impl Default for Socks5Settings {
+    fn default() -> Self {
+        Socks5Settings {
+            users: Vec::new(),
+            udp: true,
+            handshake_timeout: Duration::from_secs(10),
+            udp_idle_timeout: Duration::from_secs(300),
+            udp_max_destinations: 256,
+        }
+    }
+}
+
+impl Socks5Options {
+    /// Checks the options against the listening address and builds the settings.
+    pub fn validate(&self, listen: SocketAddr) -> Result<Socks5Settings, String> {
+        for (i, user) in self.users.iter().enumerate() {
+            for (field, value) in [("user", &user.user), ("pass", &user.pass)] {
+                if value.is_empty() || value.len() > 255 {
+                    return Err(format!("users[{i}].{field} must be 1 to 255 bytes long"));
+                }
+            }
+        }
+        if self.users.is_empty() && !listen.ip().is_loopback() && !self.allow_open {
+            return Err(format!(
+                "refusing an open SOCKS5 proxy on non-loopback address {listen}: \
+                 add `users`, or set `allow_open: true` if you really mean it"
+            ));
+        }
+        if self.udp_max_destinations == Some(0) {
+            return Err("udp_max_destinations must be at least 1".into());
+        }
+        let defaults = Socks5Settings::default();
+        Ok(Socks5Settings {
+            users: self
+                .users
+                .iter()
+                .map(|u| (u.user.clone(), u.pass.clone()))
+                .collect(),
+            udp: self.udp,
+            handshake_timeout: self.handshake_timeout.unwrap_or(defaults.handshake_timeout),
+            udp_idle_timeout: self.udp_idle_timeout.unwrap_or(defaults.udp_idle_timeout),
+            udp_max_destinations: self
+                .udp_max_destinations
+                .unwrap_or(defaults.udp_max_destinations),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(yaml: &str) -> Socks5Options {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn open_relay_on_public_address_is_refused_unless_allowed() {
+        let public: SocketAddr = "0.0.0.0:1080".parse().unwrap();
+        let err = options("{}").validate(public).unwrap_err();
+        assert!(err.contains("allow_open"), "{err}");
+        assert!(options("{ allow_open: true }").validate(public).is_ok());
+        assert!(
+            options("{ users: [{ user: a, pass: b }] }")
+                .validate(public)
+                .is_ok()
+        );
+        assert!(
+            options("{}")
+                .validate("127.0.0.1:1080".parse().unwrap())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_empty_credentials() {
+        assert!(serde_yaml::from_str::<Socks5Options>("{ udpp: true }").is_err());
+        let err = options("{ users: [{ user: '', pass: b }] }")
+            .validate("127.0.0.1:1".parse().unwrap())
+            .unwrap_err();
+        assert!(err.contains("users[0].user"), "{err}");
+    }
+}
