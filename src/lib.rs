@@ -1,1 +1,33 @@
-//! x
+//! xypro-stack: a proxy built from tower layers and declared as YAML pipelines.
+//!
+//! Inbound connections pass through accept-side layers (TLS, WebSocket, then a proxy protocol
+//! such as SOCKS5) and become [`Target`](core::Target)s; outbound pipelines are stacks of
+//! connectors (timeouts, limits, VLESS, WebSocket, TLS, TCP) that reach them. The pieces live in
+//! the `xypro-*` layer crates, re-exported here; this crate adds the YAML [`config`], the layer
+//! [`Registry`] and the [`serve`] loop the `xypro-stack` binary runs.
+
+pub mod config;
+pub mod pipeline;
+pub mod serve;
+
+pub use config::{Config, ConfigError};
+pub use pipeline::{LayerContext, Registry};
+pub use serve::Server;
+pub use xypro_core as core;
+pub use xypro_socks5 as socks5;
+pub use xypro_tcp as tcp;
+
+/// Renders an error and its sources as `outer: inner: root`, skipping repeats.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = e.source();
+    }
+    out
+}

@@ -25,13 +25,27 @@ impl TcpOptions {
     }
 }
 
-/// Options of the `direct` layer (none today; the struct keeps unknown keys an error).
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Options of the `direct` layer: `{ nodelay, connect_timeout }`.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirectOptions {
     /// Whether to set `TCP_NODELAY` on TCP connections (default true).
     #[serde(default = "yes")]
     pub nodelay: bool,
+    /// Deadline for name resolution plus connecting (default 10s).
+    #[serde(default, with = "humantime_serde")]
+    pub connect_timeout: Option<std::time::Duration>,
+}
+
+impl DirectOptions {
+    /// Builds the connector these options describe.
+    pub fn build(&self) -> crate::DirectConnector {
+        let connector = crate::DirectConnector::new().nodelay(self.nodelay);
+        match self.connect_timeout {
+            Some(limit) => connector.connect_timeout(limit),
+            None => connector,
+        }
+    }
 }
 
 fn yes() -> bool {

@@ -6,8 +6,10 @@ use crate::{
 };
 use std::{
     future::Future,
+    io,
     pin::Pin,
     task::{Context, Poll},
+    time::Duration,
 };
 use tower::Service;
 use xypro_core::{BoxError, BoxIo, Network, Target};
@@ -16,12 +18,22 @@ use xypro_core::{BoxError, BoxIo, Network, Target};
 #[derive(Debug, Clone)]
 pub struct DirectConnector {
     nodelay: bool,
+    connect_timeout: Duration,
 }
 
 impl DirectConnector {
     /// A direct connector with `TCP_NODELAY` on.
     pub fn new() -> Self {
-        DirectConnector { nodelay: true }
+        DirectConnector {
+            nodelay: true,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Sets the deadline for name resolution plus connecting.
+    pub fn connect_timeout(mut self, limit: Duration) -> Self {
+        self.connect_timeout = limit;
+        self
     }
 
     /// Sets whether `TCP_NODELAY` is enabled on new TCP connections.
@@ -47,12 +59,22 @@ impl Service<Target> for DirectConnector {
     }
 
     fn call(&mut self, target: Target) -> Self::Future {
-        let nodelay = self.nodelay;
-        Box::pin(async move {
+        let (nodelay, limit) = (self.nodelay, self.connect_timeout);
+        let dial = async move {
             let addrs = resolve(&target.destination, &target.policy).await?;
             match target.network {
                 Network::Tcp => Ok(BoxIo::new(connect_any(&addrs, nodelay).await?)),
                 Network::Udp => Ok(BoxIo::new(UdpStream::connect(addrs[0]).await?)),
+            }
+        };
+        Box::pin(async move {
+            match tokio::time::timeout(limit, dial).await {
+                Ok(result) => result,
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no connection within {limit:?}"),
+                )
+                .into()),
             }
         })
     }

@@ -1,0 +1,130 @@
+//! The YAML file exactly as users write it: serde structs that refuse unknown keys.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Deserializer, de::Error as _};
+use std::{net::SocketAddr, time::Duration};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Log level: error, warn, info, debug or trace.
+    #[serde(default)]
+    pub log: Option<LogLevel>,
+    /// Inbounds by name.
+    #[serde(default)]
+    pub inbounds: IndexMap<String, RawInbound>,
+    /// Outbound pipelines by name.
+    #[serde(default)]
+    pub outbounds: IndexMap<String, Vec<LayerSpec>>,
+    /// Process-wide limits.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// A log level name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Only errors.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// The default: listeners, failures, lifecycle.
+    Info,
+    /// Every connection.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl LogLevel {
+    /// The name `tracing`'s filters understand.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// One inbound: where to listen, the accept-side layers, and the outbound to use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInbound {
+    /// Socket address to listen on.
+    pub listen: SocketAddr,
+    /// Accept-side layers; the last one yields a destination.
+    pub pipeline: Vec<LayerSpec>,
+    /// Name of the outbound pipeline.
+    pub outbound: String,
+}
+
+/// Process-wide limits (an extension of the documented file shape).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most connections open at once over all inbounds; further accepts wait (default 10000).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A relay with no bytes either way for this long is closed (default 5m).
+    #[serde(default = "default_idle", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// How long shutdown waits for open connections to finish (default 10s).
+    #[serde(default = "default_grace", with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: default_max_connections(),
+            idle_timeout: default_idle(),
+            shutdown_grace: default_grace(),
+        }
+    }
+}
+
+fn default_max_connections() -> usize {
+    10_000
+}
+
+fn default_idle() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_grace() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// One pipeline entry: `- kind` or `- kind: { options }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerSpec {
+    /// The layer's registered name.
+    pub kind: String,
+    /// Its options, `Null` when none were given.
+    pub options: serde_yaml::Value,
+}
+
+impl<'de> Deserialize<'de> for LayerSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let shape = "a layer is written `- kind` or `- kind: { options }`";
+        match serde_yaml::Value::deserialize(deserializer)? {
+            serde_yaml::Value::String(kind) => Ok(LayerSpec {
+                kind,
+                options: serde_yaml::Value::Null,
+            }),
+            serde_yaml::Value::Mapping(map) if map.len() == 1 => {
+                let (key, options) = map.into_iter().next().expect("one entry");
+                match key {
+                    serde_yaml::Value::String(kind) => Ok(LayerSpec { kind, options }),
+                    _ => Err(D::Error::custom(shape)),
+                }
+            }
+            _ => Err(D::Error::custom(shape)),
+        }
+    }
+}
