@@ -44,9 +44,19 @@ struct Listener {
     task: JoinHandle<()>,
 }
 
-impl Drop for Listener {
-    fn drop(&mut self) {
+impl Listener {
+    /// Stops accepting and waits until the listening socket is closed.
+    async fn close(self) {
         self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for listener in self.listeners.values() {
+            listener.task.abort();
+        }
     }
 }
 
@@ -89,20 +99,31 @@ impl Server {
         self.apply(pipelines).await
     }
 
-    /// Binds what is new, swaps pipelines where the address is unchanged, and closes the rest.
+    /// Swaps pipelines where the address is unchanged, closes the rest, then binds what is new.
+    ///
+    /// An inbound whose address changed is closed before its new address is bound, so that
+    /// moving between overlapping addresses works; if that bind fails, the inbound stays down.
     async fn apply(&mut self, pipelines: Pipelines) -> Result<(), BoxError> {
-        let mut fresh = HashMap::new();
+        let mut kept = HashMap::new();
+        let mut to_bind = Vec::new();
         for pipeline in pipelines.inbounds {
             let name = pipeline.name.clone();
-            if let Some(old) = self
-                .listeners
-                .remove(&name)
-                .filter(|l| l.configured == pipeline.listen)
-            {
-                old.pipeline.send_replace(pipeline);
-                fresh.insert(name, old);
-                continue;
+            let same_address =
+                |l: &Listener| l.configured == pipeline.listen || l.bound == pipeline.listen;
+            match self.listeners.remove(&name).filter(same_address) {
+                Some(old) => {
+                    old.pipeline.send_replace(pipeline);
+                    kept.insert(name, old);
+                }
+                None => to_bind.push(pipeline),
             }
+        }
+        for (name, old) in std::mem::replace(&mut self.listeners, kept) {
+            tracing::info!(inbound = %name, "stopped listening on {}", old.bound);
+            old.close().await;
+        }
+        for pipeline in to_bind {
+            let name = pipeline.name.clone();
             let listener = TcpListener::bind(pipeline.listen).await.map_err(|e| {
                 format!(
                     "inbound `{name}`: cannot listen on {}: {e}",
@@ -119,26 +140,22 @@ impl Server {
                 self.permits.clone(),
                 self.settings.subscribe(),
             ));
-            fresh.insert(
-                name,
-                Listener {
-                    configured,
-                    bound,
-                    pipeline: tx,
-                    task,
-                },
-            );
+            let listener = Listener {
+                configured,
+                bound,
+                pipeline: tx,
+                task,
+            };
+            self.listeners.insert(name, listener);
         }
-        for (name, _) in self.listeners.drain() {
-            tracing::info!(inbound = %name, "inbound removed");
-        }
-        self.listeners = fresh;
         Ok(())
     }
 
     /// Stops accepting, then waits up to `limits.shutdown_grace` for open connections.
     pub async fn shutdown(mut self) {
-        self.listeners.clear();
+        for (_, listener) in std::mem::take(&mut self.listeners) {
+            listener.close().await;
+        }
         let grace = self.settings.borrow().shutdown_grace;
         let open = self.max_connections - self.permits.available_permits();
         if open > 0 {

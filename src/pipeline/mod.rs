@@ -66,6 +66,34 @@ pub fn build(config: &Config, registry: &Registry) -> Result<Pipelines, ConfigEr
     })
 }
 
+/// Locates a layer's build error, down to the option it names when it names one.
+fn option_error(
+    config: &Config,
+    here: &[Step<'_>],
+    err: &(dyn std::error::Error + 'static),
+) -> ConfigError {
+    let Some(options) = err.downcast_ref::<registry::OptionsError>() else {
+        return config.error(here, crate::error_chain(err));
+    };
+    let mut path = here.to_vec();
+    let mut dotted = String::new();
+    for segment in &options.path {
+        match segment {
+            registry::PathSegment::Key(key) => {
+                path.push(Step::Key(key));
+                dotted.push_str(&format!(".{key}"));
+            }
+            registry::PathSegment::Index(i) => {
+                path.push(Step::Index(*i));
+                dotted.push_str(&format!("[{i}]"));
+            }
+        }
+    }
+    let mut located = config.error(&path, err.to_string());
+    located.key = format!("{}{dotted}", config.error(here, "").key);
+    located
+}
+
 /// Builds one pipeline from its last layer up, checking that only the last one is terminal.
 fn build_chain<S, F>(
     config: &Config,
@@ -108,7 +136,7 @@ where
             below: &layers[index + 1..],
         };
         let built = (entry.build)(&spec.options, inner.take(), &ctx)
-            .map_err(|e| config.error(&here, crate::error_chain(&*e)))?;
+            .map_err(|e| option_error(config, &here, &*e))?;
         inner = Some(built);
     }
     Ok(inner.expect("pipelines are never empty after Config::load"))

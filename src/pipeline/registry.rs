@@ -86,13 +86,41 @@ impl fmt::Debug for Registry {
     }
 }
 
+/// A layer option that does not deserialize, with the path to it inside the options.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct OptionsError {
+    /// Keys and indexes from the layer's options down to the bad value.
+    pub(crate) path: Vec<PathSegment>,
+    message: String,
+}
+
+/// One step of an [`OptionsError`] path.
+#[derive(Debug, Clone)]
+pub(crate) enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
 /// Deserializes a layer's options; `- kind` with no options reads as an empty map.
 fn options<O: DeserializeOwned>(value: &serde_yaml::Value) -> Result<O, BoxError> {
     let value = match value {
         serde_yaml::Value::Null => serde_yaml::Value::Mapping(Default::default()),
         other => other.clone(),
     };
-    Ok(serde_yaml::from_value(value)?)
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e
+            .path()
+            .iter()
+            .filter_map(|segment| match segment {
+                serde_path_to_error::Segment::Map { key } => Some(PathSegment::Key(key.clone())),
+                serde_path_to_error::Segment::Seq { index } => Some(PathSegment::Index(*index)),
+                _ => None,
+            })
+            .collect();
+        let message = e.into_inner().to_string();
+        Box::new(OptionsError { path, message }) as BoxError
+    })
 }
 
 impl Registry {

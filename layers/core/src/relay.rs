@@ -38,7 +38,7 @@ where
 {
     let mut up = Direction::default();
     let mut down = Direction::default();
-    let mut idle = idle.map(|limit| IdleTimer::new(limit));
+    let mut idle = idle.map(IdleTimer::new);
     poll_fn(|cx| {
         let before = up.moved + down.moved;
         let up_done = up.poll_copy(cx, &mut *client, &mut *remote)?.is_ready();
