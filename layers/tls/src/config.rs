@@ -1,0 +1,289 @@
+//! YAML options of the `tls` layers and the settings they validate into.
+
+use crate::{
+    ConfigError,
+    insecure::AcceptAnyCertificate,
+    pem::{load_certs, load_key, load_roots},
+};
+use rustls::{ClientConfig, ServerConfig, crypto::CryptoProvider, pki_types::ServerName};
+use serde::Deserialize;
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+/// The server's handshake deadline when `handshake_timeout` is not set.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The rustls provider every configuration of this crate uses: aws-lc-rs, never the process default.
+pub fn crypto_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Options of the outbound `tls` layer: `{ server_name, ca, alpn, insecure }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientOptions {
+    /// The name (DNS name or IP address) sent as SNI and verified in the certificate.
+    pub server_name: String,
+    /// A PEM file of trusted CA certificates; the webpki roots when unset.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// ALPN protocols to offer (default `[http/1.1]`; `h2` is refused).
+    #[serde(default = "default_alpn")]
+    pub alpn: Vec<String>,
+    /// Accept any certificate (default false); logs a warning when the layer is built.
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+/// Options of the inbound `tls` layer: `{ cert, key, alpn, handshake_timeout }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerOptions {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// ALPN protocols to accept (default `[http/1.1]`; `h2` is refused).
+    #[serde(default = "default_alpn")]
+    pub alpn: Vec<String>,
+    /// Deadline for a client to finish the handshake (default 10s).
+    #[serde(default, with = "humantime_serde")]
+    pub handshake_timeout: Option<Duration>,
+}
+
+fn default_alpn() -> Vec<String> {
+    vec!["http/1.1".to_owned()]
+}
+
+/// Validated client settings: the name to verify and one shared rustls configuration.
+#[derive(Debug, Clone)]
+pub struct TlsClientSettings {
+    /// The server name sent as SNI and verified.
+    pub server_name: ServerName<'static>,
+    /// The rustls configuration, shared (with its session cache) by every connection.
+    pub config: Arc<ClientConfig>,
+}
+
+/// Validated server settings: one shared rustls configuration and the handshake deadline.
+#[derive(Debug, Clone)]
+pub struct TlsServerSettings {
+    /// The rustls configuration, shared (with its ticketer and session cache) by every connection.
+    pub config: Arc<ServerConfig>,
+    /// Deadline for a client to finish the handshake.
+    pub handshake_timeout: Duration,
+}
+
+impl TlsServerSettings {
+    /// Settings with the given configuration and the default 10s handshake deadline.
+    pub fn new(config: Arc<ServerConfig>) -> Self {
+        TlsServerSettings {
+            config,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Options for `server_name` with every other option at its default.
+    pub fn new(server_name: impl Into<String>) -> Self {
+        ClientOptions {
+            server_name: server_name.into(),
+            ca: None,
+            alpn: default_alpn(),
+            insecure: false,
+        }
+    }
+
+    /// Loads the CA file (relative paths are taken from `base_dir`) and builds the settings.
+    pub fn validate(&self, base_dir: &Path) -> Result<TlsClientSettings, ConfigError> {
+        let server_name = ServerName::try_from(self.server_name.clone())
+            .map_err(|_| ConfigError::ServerName(self.server_name.clone()))?;
+        let provider = crypto_provider();
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(ConfigError::Rustls)?;
+        let mut config = if self.insecure {
+            tracing::warn!(
+                server_name = %self.server_name,
+                "tls: `insecure: true`, certificate verification is OFF; anyone on the path can \
+                 impersonate the server"
+            );
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate::new(provider)))
+                .with_no_client_auth()
+        } else {
+            let ca = self.ca.as_ref().map(|ca| base_dir.join(ca));
+            builder
+                .with_root_certificates(load_roots(ca.as_deref())?)
+                .with_no_client_auth()
+        };
+        config.alpn_protocols = alpn_protocols(&self.alpn)?;
+        Ok(TlsClientSettings {
+            server_name,
+            config: Arc::new(config),
+        })
+    }
+}
+
+impl ServerOptions {
+    /// Options for a certificate chain and key with every other option at its default.
+    pub fn new(cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        ServerOptions {
+            cert: cert.into(),
+            key: key.into(),
+            alpn: default_alpn(),
+            handshake_timeout: None,
+        }
+    }
+
+    /// Loads the certificate and key (relative paths are taken from `base_dir`) and builds
+    /// the settings, with session tickets on for fast resumption.
+    pub fn validate(&self, base_dir: &Path) -> Result<TlsServerSettings, ConfigError> {
+        let handshake_timeout = self.handshake_timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
+        if handshake_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout);
+        }
+        let alpn = alpn_protocols(&self.alpn)?;
+        let (cert, key) = (base_dir.join(&self.cert), base_dir.join(&self.key));
+        let chain = load_certs(&cert)?;
+        let private_key = load_key(&key)?;
+        let mut config = ServerConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()
+            .map_err(ConfigError::Rustls)?
+            .with_no_client_auth()
+            .with_single_cert(chain, private_key)
+            .map_err(|source| ConfigError::CertifiedKey { cert, key, source })?;
+        config.alpn_protocols = alpn;
+        config.ticketer =
+            rustls::crypto::aws_lc_rs::Ticketer::new().map_err(ConfigError::Rustls)?;
+        Ok(TlsServerSettings {
+            config: Arc::new(config),
+            handshake_timeout,
+        })
+    }
+}
+
+/// Checks the ALPN list and encodes it for rustls.
+fn alpn_protocols(alpn: &[String]) -> Result<Vec<Vec<u8>>, ConfigError> {
+    alpn.iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let reason = match value.as_str() {
+                "" => "must not be empty",
+                "h2" => "HTTP/2 is not supported: the WebSocket upgrade needs http/1.1",
+                v if v.len() > 255 => "must be at most 255 bytes",
+                _ => return Ok(value.as_bytes().to_vec()),
+            };
+            Err(ConfigError::Alpn {
+                index,
+                value: value.clone(),
+                reason,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+    }
+
+    #[test]
+    fn defaults_offer_http11_only() {
+        let client: ClientOptions = serde_yaml::from_str("{ server_name: example.test }").unwrap();
+        assert_eq!(client, ClientOptions::new("example.test"));
+        let settings = client.validate(&base()).unwrap();
+        assert_eq!(settings.config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        let server: ServerOptions =
+            serde_yaml::from_str("{ cert: certs/server.pem, key: certs/server.key }").unwrap();
+        let settings = server.validate(&base()).unwrap();
+        assert_eq!(settings.config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        assert_eq!(settings.handshake_timeout, Duration::from_secs(10));
+        assert!(settings.config.ticketer.enabled());
+    }
+
+    #[test]
+    fn parses_durations_and_rejects_unknown_keys() {
+        let server: ServerOptions =
+            serde_yaml::from_str("{ cert: a, key: b, handshake_timeout: 1s 500ms }").unwrap();
+        assert_eq!(server.handshake_timeout, Some(Duration::from_millis(1500)));
+        assert!(serde_yaml::from_str::<ClientOptions>("{ server_name: a, sni: b }").is_err());
+        assert!(serde_yaml::from_str::<ServerOptions>("{ cert: a, key: b, ca: c }").is_err());
+    }
+
+    #[test]
+    fn refuses_bad_names_alpn_and_timeouts() {
+        let err = ClientOptions::new("not a name!")
+            .validate(&base())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "server_name `not a name!` is neither a DNS name nor an IP address"
+        );
+        assert!(ClientOptions::new("127.0.0.1").validate(&base()).is_ok());
+        let mut client = ClientOptions::new("example.test");
+        client.alpn = vec!["http/1.1".into(), "h2".into()];
+        let err = client.validate(&base()).unwrap_err().to_string();
+        assert!(
+            err.starts_with("alpn[1] `h2`: HTTP/2 is not supported"),
+            "{err}"
+        );
+        let mut server = ServerOptions::new("certs/server.pem", "certs/server.key");
+        server.alpn = vec![String::new()];
+        assert!(
+            server
+                .validate(&base())
+                .unwrap_err()
+                .to_string()
+                .starts_with("alpn[0]")
+        );
+        server.alpn = default_alpn();
+        server.handshake_timeout = Some(Duration::ZERO);
+        assert!(matches!(
+            server.validate(&base()),
+            Err(ConfigError::ZeroTimeout)
+        ));
+    }
+
+    #[test]
+    fn errors_name_the_missing_or_wrong_file() {
+        let err = ServerOptions::new("certs/nope.pem", "certs/server.key")
+            .validate(&base())
+            .unwrap_err();
+        assert!(matches!(&err, ConfigError::Read { path, .. } if path.ends_with("certs/nope.pem")));
+        let err = ServerOptions::new("certs/server.pem", "certs/ca.pem")
+            .validate(&base())
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("no private key found in"),
+            "{err}"
+        );
+        assert!(err.to_string().ends_with("certs/ca.pem"), "{err}");
+        let err = ServerOptions::new("certs/server.pem", "certs/ca.key")
+            .validate(&base())
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot use certificate"),
+            "{err}"
+        );
+        let mut client = ClientOptions::new("example.test");
+        client.ca = Some("certs/missing-ca.pem".into());
+        let err = client.validate(&base()).unwrap_err();
+        assert!(err.to_string().contains("missing-ca.pem"), "{err}");
+    }
+
+    #[test]
+    fn loads_rsa_pkcs1_and_ec_sec1_keys() {
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        for (cert, key) in [("rsa.pem", "rsa-pkcs1.key"), ("ec.pem", "ec-sec1.key")] {
+            ServerOptions::new(cert, key).validate(&data).unwrap();
+        }
+    }
+}
