@@ -33,7 +33,7 @@ pub struct ClientOptions {
     /// ALPN protocols to offer (default `[http/1.1]`; `h2` is refused).
     #[serde(default = "default_alpn")]
     pub alpn: Vec<String>,
-    /// Accept any certificate (default false); logs a warning when the layer is built.
+    /// Accept any certificate (default false; `ca` is then unused); warns when validated.
     #[serde(default)]
     pub insecure: bool,
 }

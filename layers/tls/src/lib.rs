@@ -38,6 +38,7 @@ pub use config::{
     crypto_provider,
 };
 pub use error::{ConfigError, TlsError};
+/// The rustls version this crate builds on, for custom `ClientConfig`/`ServerConfig`s.
 pub use rustls;
 pub use server::{TlsAcceptor, TlsServerLayer};
 pub use tokio_rustls::{
