@@ -7,6 +7,7 @@
 //! [`Registry`] and the [`serve`] loop the `xypro-stack` binary runs.
 
 pub mod config;
+pub mod link;
 pub mod pipeline;
 pub mod serve;
 

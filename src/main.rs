@@ -1,9 +1,13 @@
-//! The `xypro-stack` command line: run, check, uuid.
+//! The `xypro-stack` command line: run, check, uuid, link.
 
 use clap::{Parser, Subcommand};
 use std::{path::PathBuf, process::ExitCode};
 use tracing_subscriber::EnvFilter;
-use xypro_stack::{Config, Registry, error_chain, pipeline, serve};
+use xypro_stack::{
+    Config, Registry, error_chain,
+    link::{LinkError, ShareLink, links_for_inbound},
+    pipeline, serve,
+};
 
 /// A tower-middleware proxy: SOCKS5 and VLESS over WebSocket over TLS, as YAML pipelines.
 #[derive(Debug, Parser)]
@@ -29,6 +33,21 @@ enum Command {
     },
     /// Print a fresh random UUID, usable as a VLESS user id.
     Uuid,
+    /// Print the outbound pipeline for a vless:// link, or the links of a VLESS inbound.
+    Link {
+        /// A `vless://` share link.
+        #[arg(required_unless_present = "config", conflicts_with_all = ["config", "inbound"])]
+        uri: Option<String>,
+        /// The YAML pipeline file holding the VLESS inbound.
+        #[arg(short, long, requires = "inbound")]
+        config: Option<PathBuf>,
+        /// The VLESS inbound whose users get links.
+        #[arg(long, requires = "config")]
+        inbound: Option<String>,
+        /// The public host (and port) clients dial, when the inbound listens on a wildcard.
+        #[arg(long, requires = "inbound")]
+        address: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -46,6 +65,55 @@ fn main() -> ExitCode {
             Err(message) => fail(message),
         },
         Command::Run { config } => run(config),
+        Command::Link {
+            uri,
+            config,
+            inbound,
+            address,
+        } => match link(uri, config, inbound, address) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => fail(message),
+        },
+    }
+}
+
+fn link(
+    uri: Option<String>,
+    config: Option<PathBuf>,
+    inbound: Option<String>,
+    address: Option<String>,
+) -> Result<String, String> {
+    if let Some(uri) = uri {
+        let link: ShareLink = uri.parse().map_err(|e: LinkError| e.to_string())?;
+        let name = outbound_name(&link.remark);
+        return Ok(format!("# {link}\n{}", link.to_pipeline_yaml(&name)));
+    }
+    let (Some(path), Some(inbound)) = (config, inbound) else {
+        return Err("give a vless:// link, or -c FILE --inbound NAME".into());
+    };
+    let config = Config::load(&path).map_err(|e| e.to_string())?;
+    let links = links_for_inbound(&config, &inbound, address.as_deref())?;
+    Ok(links.iter().map(|l| format!("{l}\n")).collect())
+}
+
+/// A YAML-friendly outbound name from a link's remark.
+fn outbound_name(remark: &str) -> String {
+    let name: String = remark
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    match name.trim_matches('-') {
+        "" => "proxy".to_owned(),
+        trimmed => trimmed.to_owned(),
     }
 }
 
