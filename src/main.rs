@@ -139,6 +139,10 @@ fn run(path: PathBuf) -> ExitCode {
         .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!("file descriptor limit: {limit}"),
+        Err(e) => tracing::warn!("cannot raise the file descriptor limit: {e}"),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
