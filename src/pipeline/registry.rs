@@ -12,7 +12,7 @@ use std::{
 use xypro_core::{BoxAcceptor, BoxConnector, BoxError};
 
 /// What a layer builder may know about where it sits.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct LayerContext<'a> {
     /// Directory that relative paths in the config are resolved against.
     pub base_dir: &'a Path,
@@ -20,12 +20,28 @@ pub struct LayerContext<'a> {
     pub listen: Option<SocketAddr>,
     /// The layers after this one in the same pipeline, nearest first.
     pub below: &'a [LayerSpec],
+    pub(crate) outbounds: &'a super::BuiltOutbounds<'a>,
+}
+
+impl fmt::Debug for LayerContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LayerContext")
+            .field("base_dir", &self.base_dir)
+            .field("listen", &self.listen)
+            .field("below", &self.below)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LayerContext<'_> {
     /// Resolves a path from the config against the config file's directory.
     pub fn resolve_path(&self, path: &Path) -> PathBuf {
         self.base_dir.join(path)
+    }
+
+    /// Another outbound pipeline of the same config, by name, built before this one.
+    pub fn outbound(&self, name: &str) -> Result<BoxConnector, BoxError> {
+        self.outbounds.get(name)
     }
 
     /// The value of `key` in the options of the nearest layer of `kind` further down.
