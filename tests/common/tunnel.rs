@@ -1,0 +1,42 @@
+//! Configs for our own VLESS/WS/TLS client and server, as users would write them.
+
+use super::repo_root;
+use std::net::SocketAddr;
+
+/// The demo user id of `config.yaml.example`.
+pub const ID: &str = "2ad043a0-b930-46f8-bd55-1fcefc93339a";
+
+fn cert(name: &str) -> String {
+    repo_root().join("examples/certs").join(name).display().to_string()
+}
+
+/// A VLESS/WS/TLS server on an ephemeral port; `vless_options` go inside the `vless` layer.
+pub fn server_config(vless_options: &str) -> String {
+    format!(
+        "inbounds:\n  server:\n    listen: 127.0.0.1:0\n    pipeline:\n\
+         \x20     - tls: {{ cert: {cert}, key: {key} }}\n\
+         \x20     - websocket: {{ path: /xy }}\n\
+         \x20     - vless: {vless_options}\n\
+         \x20   outbound: free\noutbounds:\n  free:\n    - direct: {{ connect_timeout: 5s }}\n",
+        cert = cert("server.pem"),
+        key = cert("server.key"),
+    )
+}
+
+/// The server's usual options: the demo user, private destinations allowed (tests run on loopback).
+pub fn server_users() -> String {
+    format!("{{ users: [{{ name: demo, id: {ID} }}], allow_private: true }}")
+}
+
+/// A SOCKS5 client on an ephemeral port tunnelling VLESS/WS/TLS to `server`.
+pub fn client_config(server: SocketAddr, early_data: usize) -> String {
+    format!(
+        "inbounds:\n  socks:\n    listen: 127.0.0.1:0\n    pipeline:\n      - socks5: {{ udp: true }}\n    outbound: tunnel\n\
+         outbounds:\n  tunnel:\n\
+         \x20   - vless: {{ id: {ID} }}\n\
+         \x20   - websocket: {{ path: /xy, host: example.test, early_data: {early_data} }}\n\
+         \x20   - tls: {{ server_name: example.test, ca: {ca} }}\n\
+         \x20   - tcp: {{ address: {server} }}\n",
+        ca = cert("ca.pem"),
+    )
+}
