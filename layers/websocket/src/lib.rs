@@ -1,1 +1,53 @@
-//! Stub.
+//! WebSocket transport for xypro-stack: a client connector with early data and a hyper-based
+//! server upgrade, both exposed as plain byte streams.
+//!
+//! [`WsConnector`] wraps an inner connector (TCP or TLS), writes the HTTP/1.1 upgrade itself
+//! (so a `101` without the echoed early-data header still works) and returns a
+//! [`WsClientStream`]. [`WsAcceptor`] wraps an inbound service: it answers the upgrade with
+//! hyper (every other request gets the same empty `404`) and hands the inner service a
+//! [`WsByteStream`] that replays the early data first. Every write is one binary message,
+//! queued until flushed; reads concatenate messages.
+//!
+//! Options deserialize from YAML ([`ClientOptions`], [`ServerOptions`]) and validate into
+//! settings ([`WsClientSettings`], [`WsServerSettings`]) for the layers.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), xypro_core::BoxError> {
+//! use tokio::io::AsyncWriteExt;
+//! use tower::{Layer, ServiceExt};
+//! use xypro_core::{Address, Target};
+//! use xypro_tcp::TcpConnector;
+//! use xypro_websocket::{ClientOptions, WsClientLayer};
+//!
+//! // Xray's `?ed=2048` turns on 2 KiB of early data; the Host defaults to the dial address.
+//! let settings = ClientOptions::new("/xy?ed=2048").validate(Some("127.0.0.1:8080"))?;
+//! let tcp = TcpConnector::new("127.0.0.1:8080".parse::<Address>()?);
+//! let ws = WsClientLayer::new(settings).layer(tcp);
+//! let mut stream = ws.oneshot(Target::tcp("example.com:80".parse::<Address>()?)).await?;
+//! // The upgrade happens now, with these bytes in `Sec-WebSocket-Protocol`.
+//! stream.write_all(b"first bytes").await?;
+//! stream.flush().await?;
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod client_stream;
+mod config;
+mod error;
+mod handshake;
+mod proto;
+mod server;
+mod stream;
+
+pub use client::{WsClientLayer, WsConnector};
+pub use client_stream::{EARLY_DATA_WAIT, WsClientStream};
+pub use config::{
+    ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT, MAX_EARLY_DATA, ServerOptions, WsClientSettings,
+    WsServerSettings,
+};
+pub use error::{ConfigError, WsError};
+pub use server::{MAX_REQUEST_HEAD, WsAcceptor, WsServerLayer};
+pub use stream::{
+    MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER_SIZE, MAX_WRITE_MESSAGE, READ_BUFFER_SIZE,
+    WRITE_BUFFER_SIZE, WsByteStream, websocket_config,
+};

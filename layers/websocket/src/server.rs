@@ -1,0 +1,223 @@
+//! `WsAcceptor`: serves the HTTP/1.1 upgrade with hyper, then hands the inner inbound service
+//! the WebSocket as a byte stream.
+
+use crate::{
+    WsByteStream, WsError, WsServerSettings,
+    proto::accept::{check_request, not_found, switching},
+    stream::websocket_config,
+};
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::{Request, Response, body::Incoming as Body, server::conn::http1, upgrade::OnUpgrade};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::{
+    convert::Infallible,
+    fmt,
+    future::{Future, Ready, ready},
+    pin::Pin,
+    sync::{Arc, Mutex, PoisonError},
+    task::{Context, Poll},
+};
+use tokio_tungstenite::{WebSocketStream, tungstenite::protocol::Role};
+use tower::{Layer, Service};
+use xypro_core::{Accepted, BoxError, BoxIo, Incoming};
+
+/// Largest request head (request line and headers) the server reads.
+pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
+/// Wraps an inbound service so it receives the byte stream of a WebSocket upgrade.
+#[derive(Debug, Clone)]
+pub struct WsServerLayer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    settings: WsServerSettings,
+    http: http1::Builder,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.settings.fmt(f)
+    }
+}
+
+impl WsServerLayer {
+    /// A layer with the given validated settings.
+    pub fn new(settings: WsServerSettings) -> Self {
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(settings.handshake_timeout)
+            .auto_date_header(false)
+            .max_header_size(MAX_REQUEST_HEAD)
+            .max_buf_size(2 * MAX_REQUEST_HEAD);
+        WsServerLayer {
+            shared: Arc::new(Shared { settings, http }),
+        }
+    }
+}
+
+impl<S> Layer<S> for WsServerLayer {
+    type Service = WsAcceptor<S>;
+
+    fn layer(&self, inner: S) -> WsAcceptor<S> {
+        WsAcceptor {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// Answers the upgrade on `incoming.io` (an identical empty `404` to anything else) and calls
+/// the inner service with the WebSocket byte stream, early data first.
+///
+/// The returned future ends with the inner service's result; a miss, a timeout or an HTTP
+/// error ends it with an error once the connection is closed. No task is spawned.
+#[derive(Debug, Clone)]
+pub struct WsAcceptor<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> WsAcceptor<S> {
+    /// Wraps `inner` with the given validated settings.
+    pub fn new(inner: S, settings: WsServerSettings) -> Self {
+        WsServerLayer::new(settings).layer(inner)
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &WsServerSettings {
+        &self.shared.settings
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S> Service<Incoming> for WsAcceptor<S>
+where
+    S: Service<Incoming, Response = Accepted> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = Accepted;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Accepted, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, incoming: Incoming) -> Self::Future {
+        // Take the service that was polled ready; leave a fresh clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let Incoming {
+                io,
+                peer,
+                local,
+                inbound,
+            } = incoming;
+            let (io, early) = upgrade(&shared, io, peer).await?;
+            let incoming = Incoming {
+                io: BoxIo::new(WsByteStream::with_prefix(io, early)),
+                peer,
+                local,
+                inbound,
+            };
+            inner.call(incoming).await.map_err(Into::into)
+        })
+    }
+}
+
+/// Serves one HTTP/1.1 exchange on `io` within the deadline; returns the WebSocket and the
+/// early data on an upgrade.
+async fn upgrade(
+    shared: &Shared,
+    io: BoxIo,
+    peer: std::net::SocketAddr,
+) -> Result<(WebSocketStream<BoxIo>, Bytes), WsError> {
+    let after = shared.settings.handshake_timeout;
+    let outcome = Arc::new(Mutex::new(Outcome::None));
+    let service = UpgradeService {
+        settings: &shared.settings,
+        outcome: outcome.clone(),
+    };
+    let conn = shared
+        .http
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    let served = tokio::time::timeout(after, conn).await;
+    let outcome = std::mem::replace(
+        &mut *outcome.lock().unwrap_or_else(PoisonError::into_inner),
+        Outcome::None,
+    );
+    let (on_upgrade, early) = match (served, outcome) {
+        (Err(_), _) => return Err(WsError::Timeout { peer, after }),
+        (Ok(_), Outcome::Miss(reason)) => return Err(WsError::Rejected { peer, reason }),
+        (Ok(Err(source)), _) => return Err(WsError::Http { peer, source }),
+        (Ok(Ok(())), Outcome::None) => return Err(WsError::NoRequest { peer }),
+        (Ok(Ok(())), Outcome::Hit { on_upgrade, early }) => (on_upgrade, early),
+    };
+    let upgraded = on_upgrade
+        .await
+        .map_err(|source| WsError::Http { peer, source })?;
+    let (io, read_ahead) = match upgraded.downcast::<TokioIo<BoxIo>>() {
+        Ok(parts) => (parts.io.into_inner(), parts.read_buf),
+        Err(upgraded) => (BoxIo::new(TokioIo::new(upgraded)), Bytes::new()),
+    };
+    let config = Some(websocket_config());
+    let ws = if read_ahead.is_empty() {
+        WebSocketStream::from_raw_socket(io, Role::Server, config).await
+    } else {
+        WebSocketStream::from_partially_read(io, read_ahead.to_vec(), Role::Server, config).await
+    };
+    Ok((ws, early))
+}
+
+/// What the one request on a connection turned out to be.
+enum Outcome {
+    None,
+    Miss(&'static str),
+    Hit { on_upgrade: OnUpgrade, early: Bytes },
+}
+
+/// hyper's request handler: records the outcome and answers `101` or the `404`.
+struct UpgradeService<'a> {
+    settings: &'a WsServerSettings,
+    outcome: Arc<Mutex<Outcome>>,
+}
+
+impl hyper::service::Service<Request<Body>> for UpgradeService<'_> {
+    type Response = Response<Empty<Bytes>>;
+    type Error = Infallible;
+    type Future = Ready<Result<Self::Response, Infallible>>;
+
+    fn call(&self, mut req: Request<Body>) -> Self::Future {
+        let (outcome, response) = match check_request(&req, self.settings) {
+            Ok(upgrade) => {
+                let response = switching(&upgrade);
+                let on_upgrade = hyper::upgrade::on(&mut req);
+                let early = upgrade.early;
+                (Outcome::Hit { on_upgrade, early }, response)
+            }
+            Err(reason) => (Outcome::Miss(reason), not_found()),
+        };
+        *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = outcome;
+        ready(Ok(response))
+    }
+}
