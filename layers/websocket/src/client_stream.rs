@@ -22,6 +22,9 @@ pub const EARLY_DATA_WAIT: Duration = Duration::from_millis(500);
 
 type Handshake<S> = Pin<Box<dyn Future<Output = Result<WsByteStream<S>, WsError>> + Send>>;
 
+// `Open` is the largest variant and the one a stream lives in; boxing it would only add a
+// pointer chase to every read and write.
+#[allow(clippy::large_enum_variant)]
 enum State<S> {
     /// Connected below, no request sent yet: waiting for early data.
     Deferred {
@@ -100,9 +103,10 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> WsClientStream<S> {
             };
             self.owed = early.len();
             let settings = self.settings.clone();
-            self.state = State::Handshaking(Box::pin(async move {
-                handshake(io, &settings, early).await
-            }));
+            self.state =
+                State::Handshaking(Box::pin(
+                    async move { handshake(io, &settings, early).await },
+                ));
         }
     }
 
@@ -111,7 +115,11 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> WsClientStream<S> {
     fn poll_open(&mut self, cx: &mut Context<'_>, reader: bool) -> Poll<io::Result<()>> {
         if let State::Handshaking(fut) = &mut self.state {
             let Poll::Ready(result) = fut.as_mut().poll(cx) else {
-                let slot = if reader { &mut self.read_waker } else { &mut self.write_waker };
+                let slot = if reader {
+                    &mut self.read_waker
+                } else {
+                    &mut self.write_waker
+                };
                 *slot = Some(cx.waker().clone());
                 return Poll::Pending;
             };
@@ -229,7 +237,9 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> AsyncWrite for WsClient
             }
             early.freeze()
         };
-        self.poll_write_with(cx, gather, |stream, cx| stream.poll_write_vectored(cx, bufs))
+        self.poll_write_with(cx, gather, |stream, cx| {
+            stream.poll_write_vectored(cx, bufs)
+        })
     }
 
     fn is_write_vectored(&self) -> bool {

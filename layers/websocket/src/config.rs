@@ -345,7 +345,8 @@ mod tests {
 
     #[test]
     fn server_options_validate() {
-        let opts: ServerOptions = serde_yaml::from_str("{ path: /xy, handshake_timeout: 3s }").unwrap();
+        let opts: ServerOptions =
+            serde_yaml::from_str("{ path: /xy, handshake_timeout: 3s }").unwrap();
         let s = opts.validate().unwrap();
         assert!(s.early_data);
         assert_eq!(s.handshake_timeout, Duration::from_secs(3));

@@ -132,7 +132,7 @@ where
                 local,
                 inbound,
             } = incoming;
-            let (io, early) = upgrade(&shared, io, peer).await?;
+            let (io, early) = upgrade(shared, io, peer).await?;
             let incoming = Incoming {
                 io: BoxIo::new(WsByteStream::with_prefix(io, early)),
                 peer,
@@ -147,14 +147,14 @@ where
 /// Serves one HTTP/1.1 exchange on `io` within the deadline; returns the WebSocket and the
 /// early data on an upgrade.
 async fn upgrade(
-    shared: &Shared,
+    shared: Arc<Shared>,
     io: BoxIo,
     peer: std::net::SocketAddr,
 ) -> Result<(WebSocketStream<BoxIo>, Bytes), WsError> {
     let after = shared.settings.handshake_timeout;
     let outcome = Arc::new(Mutex::new(Outcome::None));
     let service = UpgradeService {
-        settings: &shared.settings,
+        shared: shared.clone(),
         outcome: outcome.clone(),
     };
     let conn = shared
@@ -197,18 +197,18 @@ enum Outcome {
 }
 
 /// hyper's request handler: records the outcome and answers `101` or the `404`.
-struct UpgradeService<'a> {
-    settings: &'a WsServerSettings,
+struct UpgradeService {
+    shared: Arc<Shared>,
     outcome: Arc<Mutex<Outcome>>,
 }
 
-impl hyper::service::Service<Request<Body>> for UpgradeService<'_> {
+impl hyper::service::Service<Request<Body>> for UpgradeService {
     type Response = Response<Empty<Bytes>>;
     type Error = Infallible;
     type Future = Ready<Result<Self::Response, Infallible>>;
 
     fn call(&self, mut req: Request<Body>) -> Self::Future {
-        let (outcome, response) = match check_request(&req, self.settings) {
+        let (outcome, response) = match check_request(&req, &self.shared.settings) {
             Ok(upgrade) => {
                 let response = switching(&upgrade);
                 let on_upgrade = hyper::upgrade::on(&mut req);

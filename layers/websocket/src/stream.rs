@@ -205,18 +205,29 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
     use tokio_tungstenite::tungstenite::protocol::Role;
 
-    async fn pair() -> (WsByteStream<tokio::io::DuplexStream>, WebSocketStream<tokio::io::DuplexStream>) {
+    async fn pair() -> (
+        WsByteStream<tokio::io::DuplexStream>,
+        WebSocketStream<tokio::io::DuplexStream>,
+    ) {
         let (a, b) = duplex(1 << 20);
-        let client = WebSocketStream::from_raw_socket(a, Role::Client, Some(websocket_config())).await;
-        let server = WebSocketStream::from_raw_socket(b, Role::Server, Some(websocket_config())).await;
-        (WsByteStream::with_prefix(client, Bytes::from_static(b"early ")), server)
+        let client =
+            WebSocketStream::from_raw_socket(a, Role::Client, Some(websocket_config())).await;
+        let server =
+            WebSocketStream::from_raw_socket(b, Role::Server, Some(websocket_config())).await;
+        (
+            WsByteStream::with_prefix(client, Bytes::from_static(b"early ")),
+            server,
+        )
     }
 
     #[tokio::test]
     async fn reads_prefix_then_concatenated_messages_until_close() {
         let (mut bytes, mut server) = pair().await;
         server.feed(Message::binary(&b"bin"[..])).await.unwrap();
-        server.feed(Message::Ping(Bytes::from_static(b"p"))).await.unwrap();
+        server
+            .feed(Message::Ping(Bytes::from_static(b"p")))
+            .await
+            .unwrap();
         server.feed(Message::binary(Bytes::new())).await.unwrap();
         server.feed(Message::text(" text")).await.unwrap();
         server.close(None).await.unwrap();
@@ -228,7 +239,10 @@ mod tests {
     #[tokio::test]
     async fn keeps_the_unread_rest_of_a_message() {
         let (mut bytes, mut server) = pair().await;
-        server.send(Message::binary(&b"0123456789"[..])).await.unwrap();
+        server
+            .send(Message::binary(&b"0123456789"[..]))
+            .await
+            .unwrap();
         let mut small = [0; 4];
         bytes.read_exact(&mut small).await.unwrap();
         assert_eq!(&small, b"earl");
@@ -241,21 +255,29 @@ mod tests {
     async fn each_write_is_one_binary_message_and_shutdown_closes() {
         let (mut bytes, mut server) = pair().await;
         bytes.write_all(b"one").await.unwrap();
-        bytes
-            .write_vectored(&[IoSlice::new(b"tw"), IoSlice::new(b"o")])
-            .await
-            .unwrap();
+        let bufs = [IoSlice::new(b"tw"), IoSlice::new(b"o")];
+        assert_eq!(bytes.write_vectored(&bufs).await.unwrap(), 3);
         bytes.shutdown().await.unwrap();
         use futures_util::StreamExt;
-        assert_eq!(server.next().await.unwrap().unwrap(), Message::binary(&b"one"[..]));
-        assert_eq!(server.next().await.unwrap().unwrap(), Message::binary(&b"two"[..]));
-        assert!(matches!(server.next().await.unwrap().unwrap(), Message::Close(_)));
+        assert_eq!(
+            server.next().await.unwrap().unwrap(),
+            Message::binary(&b"one"[..])
+        );
+        assert_eq!(
+            server.next().await.unwrap().unwrap(),
+            Message::binary(&b"two"[..])
+        );
+        assert!(matches!(
+            server.next().await.unwrap().unwrap(),
+            Message::Close(_)
+        ));
     }
 
     #[tokio::test]
     async fn oversized_messages_are_refused() {
         let (a, b) = duplex(1 << 16);
-        let client = WebSocketStream::from_raw_socket(a, Role::Client, Some(websocket_config())).await;
+        let client =
+            WebSocketStream::from_raw_socket(a, Role::Client, Some(websocket_config())).await;
         let mut bytes = WsByteStream::with_prefix(client, Bytes::from_static(b"early "));
         // tungstenite's defaults on the sending side, so the big message can be sent at all.
         let mut server = WebSocketStream::from_raw_socket(b, Role::Server, None).await;

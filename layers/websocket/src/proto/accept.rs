@@ -48,7 +48,11 @@ pub(crate) fn check_request<B>(
     if !has(header::CONNECTION, b"upgrade") {
         return Err("no `Connection: upgrade`");
     }
-    if headers.get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes())
+        != Some(b"13")
+    {
         return Err("Sec-WebSocket-Version is not 13");
     }
     let key = match headers.get(header::SEC_WEBSOCKET_KEY) {

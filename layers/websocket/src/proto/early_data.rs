@@ -1,8 +1,7 @@
 //! Early data in `Sec-WebSocket-Protocol`: base64url without padding out, either alphabet in.
 
 use base64::{
-    Engine,
-    alphabet,
+    Engine, alphabet,
     engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
 };
 use bytes::Bytes;

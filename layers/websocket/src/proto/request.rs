@@ -42,7 +42,12 @@ mod tests {
         opts.headers.insert("User-Agent".into(), "test/1".into());
         let settings = opts.validate(Some("example.test")).unwrap();
         let mut buf = Vec::new();
-        write_request(&mut buf, &settings, "dGhlIHNhbXBsZSBub25jZQ==", Some("AAEC"));
+        write_request(
+            &mut buf,
+            &settings,
+            "dGhlIHNhbXBsZSBub25jZQ==",
+            Some("AAEC"),
+        );
         assert_eq!(
             String::from_utf8(buf).unwrap(),
             "GET /xy?x=1 HTTP/1.1\r\nHost: example.test\r\nuser-agent: test/1\r\n\

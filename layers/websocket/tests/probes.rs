@@ -1,0 +1,176 @@
+//! What probes and odd peers see: identical 404s, the header deadline, a server without echo.
+
+mod common;
+
+use common::{connect, serve, server_settings};
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+use tokio_tungstenite::{
+    WebSocketStream,
+    tungstenite::{Message, handshake::derive_accept_key, protocol::Role},
+};
+use xypro_websocket::ClientOptions;
+
+const NOT_FOUND: &[u8] =
+    b"HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+
+/// Sends `request` raw and returns everything the server wrote before closing.
+async fn raw(addr: std::net::SocketAddr, request: &str) -> Vec<u8> {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer))
+        .await
+        .expect("the server closes after answering")
+        .unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn every_miss_gets_the_same_bytes() {
+    let mut server = serve(server_settings("/xy")).await;
+    let upgrade = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let probes = [
+        format!("GET /other HTTP/1.1\r\nHost: a\r\n{upgrade}\r\n"),
+        format!("GET /XY HTTP/1.1\r\nHost: a\r\n{upgrade}\r\n"),
+        "GET /xy HTTP/1.1\r\nHost: a\r\n\r\n".to_owned(),
+        "GET /xy HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nUpgrade: websocket\r\n\r\n"
+            .to_owned(),
+        format!("POST /xy HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n{upgrade}\r\n"),
+        format!(
+            "GET /xy HTTP/1.1\r\nHost: a\r\n{}\r\n",
+            upgrade.replace("Version: 13", "Version: 8")
+        ),
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /xy HTTP/1.1\r\nHost: a\r\n\r\n".to_owned(),
+    ];
+    for probe in &probes {
+        let answer = raw(server.addr, probe).await;
+        assert_eq!(
+            String::from_utf8_lossy(&answer),
+            String::from_utf8_lossy(NOT_FOUND),
+            "probe {probe:?}"
+        );
+        let result = server.results.recv().await.unwrap().unwrap_err();
+        assert!(result.contains("404"), "{result}");
+    }
+    assert!(
+        server.streams.try_recv().is_err(),
+        "no miss reaches the inner service"
+    );
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_at_the_deadline() {
+    let mut options = xypro_websocket::ServerOptions::new("/xy");
+    options.handshake_timeout = Some(Duration::from_millis(300));
+    let mut server = serve(options.validate().unwrap()).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    let started = Instant::now();
+    tcp.write_all(b"GET /xy HTTP/1.1\r\nHost: a\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer))
+        .await
+        .expect("closed by the server")
+        .ok();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(250),
+        "cut too early: {elapsed:?}"
+    );
+    assert!(
+        answer.is_empty(),
+        "no answer to an unfinished request: {answer:?}"
+    );
+    assert!(server.results.recv().await.unwrap().is_err());
+}
+
+/// A server that predates early data: answers 101 without echoing `Sec-WebSocket-Protocol`.
+#[tokio::test]
+async fn a_server_without_echo_gets_the_early_bytes_as_the_first_message() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let old_server = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0];
+            tcp.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut request = httparse::Request::new(&mut headers);
+        request.parse(&head).unwrap();
+        let find = |name: &str| {
+            request
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| h.value.to_vec())
+        };
+        let key = find("sec-websocket-key").unwrap();
+        let protocol = find("sec-websocket-protocol").expect("early data offered");
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n\r\n",
+            derive_accept_key(&key)
+        );
+        tcp.write_all(response.as_bytes()).await.unwrap();
+        let mut ws = WebSocketStream::from_raw_socket(tcp, Role::Server, None).await;
+        let first = ws.next().await.unwrap().unwrap();
+        let second = ws.next().await.unwrap().unwrap();
+        (protocol, first, second)
+    });
+    let (mut client, _) = connect(addr, ClientOptions::new("/xy?ed=64"))
+        .await
+        .unwrap();
+    assert_eq!(client.write(b"vless header").await.unwrap(), 12);
+    client.write_all(b"+payload").await.unwrap();
+    client.flush().await.unwrap();
+    let (protocol, first, second) = old_server.await.unwrap();
+    assert_eq!(
+        protocol, b"dmxlc3MgaGVhZGVy",
+        "base64url of the first write, no padding"
+    );
+    assert_eq!(first, Message::binary(&b"vless header"[..]));
+    assert_eq!(second, Message::binary(&b"+payload"[..]));
+}
+
+#[tokio::test]
+async fn the_server_echoes_early_data_in_its_101() {
+    let mut server = serve(server_settings("/xy")).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(
+        b"GET /xy?ed=2048 HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+          Sec-WebSocket-Protocol: aGk+Pz8/\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = vec![0; 512];
+    let n = tcp.read(&mut head).await.unwrap();
+    let head = String::from_utf8_lossy(&head[..n]).to_ascii_lowercase();
+    assert!(
+        head.starts_with("http/1.1 101 switching protocols\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("sec-websocket-protocol: agk+pz8/\r\n"),
+        "{head}"
+    );
+    assert!(!head.contains("date:"), "{head}");
+    let mut remote = server.streams.recv().await.unwrap();
+    let mut early = [0; 6];
+    remote.read_exact(&mut early).await.unwrap();
+    assert_eq!(&early, b"hi>???", "standard-alphabet early data decoded");
+}
