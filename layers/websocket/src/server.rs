@@ -1,5 +1,11 @@
 //! `WsAcceptor`: serves the HTTP/1.1 upgrade with hyper, then hands the inner inbound service
 //! the WebSocket as a byte stream.
+//!
+//! Every well-formed request that is not an upgrade for this endpoint (path, method, headers,
+//! version, host) gets the same bytes: `404`, `connection: close`, `content-length: 0`, no
+//! `date`. Requests hyper cannot parse get hyper's own answer (`400`, or `431` past
+//! [`MAX_REQUEST_HEAD`]), as from any hyper server; an unfinished head is closed silently at
+//! the deadline.
 
 use crate::{
     WsByteStream, WsError, WsServerSettings,

@@ -48,7 +48,8 @@ pub fn websocket_config() -> WebSocketConfig {
 /// queued without a flush so many small writes leave in one socket write.
 ///
 /// A close frame or the end of the connection reads as end of stream; shutting down sends a
-/// close frame. Pings are answered by tungstenite.
+/// close frame. Pings are answered by tungstenite. WebSocket has no half-close: once the peer
+/// has sent its close frame, writes fail with `BrokenPipe` (peers like Xray close both ways).
 #[derive(Debug)]
 pub struct WsByteStream<S> {
     ws: WebSocketStream<S>,
