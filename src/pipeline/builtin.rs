@@ -1,6 +1,6 @@
 //! The layers every build of xypro-stack knows by name.
 
-use super::Registry;
+use super::{LayerContext, Registry};
 use tower::{Layer, ServiceExt};
 use xypro_core::{BoxAcceptor, BoxConnector, BoxIo};
 use xypro_socks5::{Socks5Acceptor, Socks5Options};
@@ -22,6 +22,23 @@ impl Registry {
                 let tls = xypro_tls::TlsClientLayer::new(settings).layer(inner);
                 Ok(BoxConnector::new(tls.map_response(BoxIo::new)))
             })
+            .outbound_layer(
+                "websocket",
+                |options: xypro_websocket::ClientOptions, inner, ctx| {
+                    let settings = options.validate(default_host(ctx).as_deref())?;
+                    let ws = xypro_websocket::WsClientLayer::new(settings).layer(inner);
+                    Ok(BoxConnector::new(ws.map_response(BoxIo::new)))
+                },
+            )
+            .inbound_layer(
+                "websocket",
+                |options: xypro_websocket::ServerOptions, inner, _| {
+                    let settings = options.validate()?;
+                    Ok(BoxAcceptor::new(
+                        xypro_websocket::WsServerLayer::new(settings).layer(inner),
+                    ))
+                },
+            )
             .inbound_layer("tls", |options: xypro_tls::ServerOptions, inner, ctx| {
                 let settings = options.validate(ctx.base_dir)?;
                 Ok(BoxAcceptor::new(
@@ -35,5 +52,21 @@ impl Registry {
                 )))
             });
         registry
+    }
+}
+
+/// The `Host` a WebSocket client sends by default: the TLS server name below it, else the
+/// host of the address the pipeline dials.
+fn default_host(ctx: &LayerContext<'_>) -> Option<String> {
+    if let Some(name) = ctx
+        .option_below("tls", "server_name")
+        .and_then(|v| v.as_str())
+    {
+        return Some(name.to_owned());
+    }
+    let address = ctx.option_below("tcp", "address")?.as_str()?;
+    match address.parse::<xypro_core::Address>().ok()? {
+        xypro_core::Address::Ip(std::net::SocketAddr::V6(v6)) => Some(format!("[{}]", v6.ip())),
+        other => Some(other.host()),
     }
 }
