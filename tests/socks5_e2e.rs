@@ -212,9 +212,8 @@ async fn sixty_four_mib_both_ways_with_matching_hashes() {
         .await
         .unwrap();
     let data = targets::pattern(7, SIZE);
-    up.write_u64(0).await.unwrap();
+    up.write_u64(targets::UPLOAD | SIZE as u64).await.unwrap();
     up.write_all(&data).await.unwrap();
-    up.shutdown().await.unwrap();
     let mut digest = String::new();
     up.read_to_string(&mut digest).await.unwrap();
     assert_eq!(digest, targets::sha256_hex(&data));

@@ -19,8 +19,13 @@ async fn example_config_runs_as_is_and_curl_fetches_through_it() {
     let (web, _) = targets::http_server("served through the tunnel").await;
     let socks = format!("socks5h://{}", proxy.addr("socks"));
     let url = format!("http://localhost:{}/", web.port());
-    let (code, body) = tokio::task::spawn_blocking(move || curl(&["--proxy", &socks, &url])).await.unwrap();
-    assert_eq!((code, String::from_utf8_lossy(&body).as_ref()), (0, "served through the tunnel"));
+    let (code, body) = tokio::task::spawn_blocking(move || curl(&["--proxy", &socks, &url]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (code, String::from_utf8_lossy(&body).as_ref()),
+        (0, "served through the tunnel")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,15 +55,38 @@ async fn wrong_path_plain_get_and_non_upgrade_get_identical_404s() {
     let requests: Vec<Vec<String>> = vec![
         vec![format!("{base}/wrong")],
         vec![format!("{base}/xy")],
-        vec![format!("{base}/xy"), "-H".into(), "Connection: Upgrade".into()],
-        vec![format!("{base}/xy"), "-X".into(), "POST".into(), "-H".into(), "Upgrade: websocket".into()],
-        vec![format!("{base}/XY"), "-H".into(), "Upgrade: websocket".into(), "-H".into(), "Connection: Upgrade".into()],
+        vec![
+            format!("{base}/xy"),
+            "-H".into(),
+            "Connection: Upgrade".into(),
+        ],
+        vec![
+            format!("{base}/xy"),
+            "-X".into(),
+            "POST".into(),
+            "-H".into(),
+            "Upgrade: websocket".into(),
+        ],
+        vec![
+            format!("{base}/XY"),
+            "-H".into(),
+            "Upgrade: websocket".into(),
+            "-H".into(),
+            "Connection: Upgrade".into(),
+        ],
     ];
     let answers = tokio::task::spawn_blocking(move || {
         requests
             .iter()
             .map(|extra| {
-                let mut args = vec!["--http1.1", "-i", "--cacert", ca.to_str().unwrap(), "--resolve", &resolve];
+                let mut args = vec![
+                    "--http1.1",
+                    "-i",
+                    "--cacert",
+                    ca.to_str().unwrap(),
+                    "--resolve",
+                    &resolve,
+                ];
                 args.extend(extra.iter().map(String::as_str));
                 let (code, out) = curl(&args);
                 assert_eq!(code, 0, "curl {extra:?}");
@@ -69,7 +97,13 @@ async fn wrong_path_plain_get_and_non_upgrade_get_identical_404s() {
     .await
     .unwrap();
     assert!(answers[0].starts_with("HTTP/1.1 404"), "{}", answers[0]);
-    assert!(answers[0].to_ascii_lowercase().contains("content-length: 0"), "{}", answers[0]);
+    assert!(
+        answers[0]
+            .to_ascii_lowercase()
+            .contains("content-length: 0"),
+        "{}",
+        answers[0]
+    );
     for answer in &answers[1..] {
         assert_eq!(answer, &answers[0], "every miss answers alike");
     }
@@ -78,14 +112,20 @@ async fn wrong_path_plain_get_and_non_upgrade_get_identical_404s() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_uuid_closes_and_dials_nothing() {
     let server = Proxy::start(&tunnel::server_config(&tunnel::server_users()));
-    let wrong = tunnel::client_config(server.addr("server"), 0).replace(tunnel::ID, "11111111-2222-3333-4444-555555555555");
+    let wrong = tunnel::client_config(server.addr("server"), 0)
+        .replace(tunnel::ID, "11111111-2222-3333-4444-555555555555");
     let client = Proxy::start(&wrong);
     let (target, mut accepted) = targets::counting_echo_server().await;
     let mut stream = flows::connect(client.addr("socks"), target).await;
     stream.write_all(b"let me in").await.unwrap();
     let mut rest = Vec::new();
-    let read = tokio::time::timeout(flows::PATIENCE, stream.read_to_end(&mut rest)).await.expect("closed in time");
-    assert!(read.is_err() || rest.is_empty(), "no bytes come back: {rest:?}");
+    let read = tokio::time::timeout(flows::PATIENCE, stream.read_to_end(&mut rest))
+        .await
+        .expect("closed in time");
+    assert!(
+        read.is_err() || rest.is_empty(),
+        "no bytes come back: {rest:?}"
+    );
     server.wait_for_log("handshake failed");
     assert!(accepted.try_recv().is_err(), "the target saw no connection");
 }
@@ -97,9 +137,14 @@ async fn private_destinations_are_refused_without_allow_private() {
     let client = Proxy::start(&tunnel::client_config(server.addr("server"), 2048));
     let (target, mut accepted) = targets::counting_echo_server().await;
     let mut stream = flows::connect(client.addr("socks"), target).await;
-    stream.write_all(b"reach the metadata service").await.unwrap();
+    stream
+        .write_all(b"reach the metadata service")
+        .await
+        .unwrap();
     let mut rest = Vec::new();
-    let _ = tokio::time::timeout(flows::PATIENCE, stream.read_to_end(&mut rest)).await.expect("closed in time");
+    let _ = tokio::time::timeout(flows::PATIENCE, stream.read_to_end(&mut rest))
+        .await
+        .expect("closed in time");
     assert!(rest.is_empty(), "the tunnel closes without data");
     server.wait_for_log("not allowed");
     assert!(accepted.try_recv().is_err(), "nothing was dialled");

@@ -73,38 +73,41 @@ pub fn sha256_hex(data: &[u8]) -> String {
         .collect()
 }
 
-/// A server that reads an 8-byte length, then: length > 0 -> sends that many pattern bytes;
-/// length == 0 -> reads everything the client sends and answers with its SHA-256 hex.
+/// Marks an upload request in [`bulk_server`]'s 8-byte header.
+pub const UPLOAD: u64 = 1 << 63;
+
+/// A server that reads an 8-byte header `n`: sends `n` pattern bytes and closes; or, when
+/// `n & UPLOAD`, reads `n & !UPLOAD` bytes and answers with their SHA-256 hex (no half-close
+/// needed, since WebSocket tunnels cannot carry one).
 pub async fn bulk_server() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let Ok(len) = stream.read_u64().await else {
-                    return;
-                };
-                if len > 0 {
-                    let data = pattern(len, len as usize);
+                let Ok(header) = stream.read_u64().await else { return };
+                if header & UPLOAD == 0 {
+                    let data = pattern(header, header as usize);
                     let _ = stream.write_all(&data).await;
                     let _ = stream.shutdown().await;
-                } else {
-                    let mut hasher = Sha256::new();
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        match stream.read(&mut buf).await {
-                            Ok(0) => break,
-                            Ok(n) => hasher.update(&buf[..n]),
-                            Err(_) => return,
+                    return;
+                }
+                let mut left = (header & !UPLOAD) as usize;
+                let mut hasher = Sha256::new();
+                let mut buf = vec![0u8; 64 * 1024];
+                while left > 0 {
+                    let want = left.min(buf.len());
+                    match stream.read(&mut buf[..want]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            hasher.update(&buf[..n]);
+                            left -= n;
                         }
                     }
-                    let hex: String = hasher
-                        .finalize()
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect();
-                    let _ = stream.write_all(hex.as_bytes()).await;
                 }
+                let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                let _ = stream.write_all(hex.as_bytes()).await;
+                let _ = stream.shutdown().await;
             });
         }
     });

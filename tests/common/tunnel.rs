@@ -7,7 +7,11 @@ use std::net::SocketAddr;
 pub const ID: &str = "2ad043a0-b930-46f8-bd55-1fcefc93339a";
 
 fn cert(name: &str) -> String {
-    repo_root().join("examples/certs").join(name).display().to_string()
+    repo_root()
+        .join("examples/certs")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 /// A VLESS/WS/TLS server on an ephemeral port; `vless_options` go inside the `vless` layer.
