@@ -1,0 +1,255 @@
+//! The VLESS server: a terminal inbound handshake that authenticates the user and yields the
+//! destination.
+
+use crate::{
+    ServerSettings, VlessError,
+    prepend::Prepend,
+    proto::{Command, RESPONSE_OK, Request},
+};
+use bytes::BytesMut;
+use rand::Rng;
+use std::{
+    fmt,
+    io::{self, IoSlice},
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf},
+    time::Instant,
+};
+use tower::Service;
+use uuid::Uuid;
+use xypro_core::{
+    Accepted, BoxError, BoxFuture, BoxIo, DestinationPolicy, Failure, Incoming, Meta, Network,
+    Prefixed, Reply, Target,
+};
+
+/// How many bytes the handshake reads at a time; a request header is at most 535 bytes.
+const READ_CHUNK: usize = 1024;
+
+/// The shortest and longest pause before a refused client is disconnected.
+const REJECT_DELAY_MS: std::ops::RangeInclusive<u64> = 100..=1000;
+
+/// Accepts VLESS clients: each request becomes an [`Accepted::Connect`] for its destination.
+#[derive(Debug, Clone)]
+pub struct VlessAcceptor {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    users: Vec<(Arc<str>, Uuid)>,
+    allow_private: bool,
+    handshake_timeout: Duration,
+}
+
+impl VlessAcceptor {
+    /// An acceptor for the users in `settings`.
+    pub fn new(settings: ServerSettings) -> Self {
+        let users = settings
+            .users
+            .into_iter()
+            .map(|(name, id)| (Arc::from(name), id))
+            .collect();
+        VlessAcceptor {
+            shared: Arc::new(Shared {
+                users,
+                allow_private: settings.allow_private,
+                handshake_timeout: settings.handshake_timeout,
+            }),
+        }
+    }
+}
+
+impl Service<Incoming> for VlessAcceptor {
+    type Response = Accepted;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<Accepted, BoxError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, incoming: Incoming) -> Self::Future {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            match handshake(&shared, incoming).await {
+                Ok(accepted) => Ok(accepted),
+                Err(e) => {
+                    if !matches!(e, VlessError::HandshakeTimeout(_) | VlessError::Io(_)) {
+                        let pause = rand::rng().random_range(REJECT_DELAY_MS);
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
+                    }
+                    Err(e.into())
+                }
+            }
+        })
+    }
+}
+
+/// Reads the request header within the deadline; the client stream is dropped on error.
+async fn handshake(shared: &Shared, incoming: Incoming) -> Result<Accepted, VlessError> {
+    let Incoming {
+        mut io,
+        peer,
+        local,
+        inbound,
+    } = incoming;
+    let deadline = Instant::now() + shared.handshake_timeout;
+    let mut buf = BytesMut::new();
+    let (request, used) = loop {
+        if let Some(parsed) = Request::parse(&buf)? {
+            break parsed;
+        }
+        buf.reserve(READ_CHUNK);
+        let read = tokio::time::timeout_at(deadline, io.read_buf(&mut buf));
+        match read.await {
+            Err(_) => return Err(VlessError::HandshakeTimeout(shared.handshake_timeout)),
+            Ok(Ok(0)) => return Err(VlessError::Truncated(buf.len())),
+            Ok(read) => read?,
+        };
+    };
+    let user =
+        find_user(&shared.users, &request.user).ok_or(VlessError::UnknownUser(request.user))?;
+    let (destination, network) = match request.command {
+        Command::Tcp(address) => (address, Network::Tcp),
+        Command::Udp(address) => (address, Network::Udp),
+        Command::Mux => return Err(VlessError::Unsupported("mux (3)")),
+    };
+    let payload = buf.split_off(used).freeze();
+    let target = Target {
+        destination,
+        network,
+        policy: DestinationPolicy {
+            public_only: !shared.allow_private,
+            deny: vec![local],
+        },
+        meta: Meta {
+            inbound,
+            user: Some(user),
+            peer: Some(peer),
+        },
+    };
+    let io = BoxIo::new(Prefixed::new(payload, io));
+    Ok(Accepted::Connect {
+        target,
+        reply: Box::new(VlessReply { io }),
+    })
+}
+
+/// Finds the user with this id, comparing against every user in constant time.
+fn find_user(users: &[(Arc<str>, Uuid)], id: &Uuid) -> Option<Arc<str>> {
+    let mut found = Choice::from(0);
+    let mut index = 0u32;
+    for (i, (_, user)) in users.iter().enumerate() {
+        let equal = user.as_bytes().ct_eq(id.as_bytes());
+        index.conditional_assign(&u32::try_from(i).unwrap_or(u32::MAX), equal);
+        found |= equal;
+    }
+    match bool::from(found) {
+        true => users.get(index as usize).map(|(name, _)| name.clone()),
+        false => None,
+    }
+}
+
+/// Answers a VLESS client once the outbound result is known.
+#[derive(Debug)]
+struct VlessReply {
+    io: BoxIo,
+}
+
+impl Reply for VlessReply {
+    fn succeed(self: Box<Self>) -> BoxFuture<io::Result<BoxIo>> {
+        let io = BoxIo::new(ServerStream {
+            inner: self.io,
+            writer: Prepend::new(RESPONSE_OK.to_vec()),
+        });
+        Box::pin(async move { Ok(io) })
+    }
+
+    fn fail(self: Box<Self>, _failure: Failure) -> BoxFuture<io::Result<()>> {
+        drop(self.io);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The relayed server stream: the response header rides with the first downstream write.
+struct ServerStream {
+    inner: BoxIo,
+    writer: Prepend,
+}
+
+impl fmt::Debug for ServerStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerStream")
+            .field("response_sent", &!self.writer.is_unsent())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncRead for ServerStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ServerStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        this.writer.poll_write(&mut this.inner, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let vectored = this.inner.is_write_vectored();
+        this.writer
+            .poll_write_vectored(&mut this.inner, cx, bufs, vectored)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        this.writer.poll_flush(&mut this.inner, cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        this.writer.poll_shutdown(&mut this.inner, cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_users_by_id_only() {
+        let users: Vec<(Arc<str>, Uuid)> = vec![
+            ("a".into(), Uuid::from_u128(1)),
+            ("b".into(), Uuid::from_u128(2)),
+        ];
+        assert_eq!(find_user(&users, &Uuid::from_u128(2)).as_deref(), Some("b"));
+        assert_eq!(find_user(&users, &Uuid::from_u128(1)).as_deref(), Some("a"));
+        assert_eq!(find_user(&users, &Uuid::from_u128(3)), None);
+        assert_eq!(find_user(&[], &Uuid::from_u128(1)), None);
+    }
+}
