@@ -8,6 +8,7 @@ mod address;
 mod request;
 mod response;
 mod user;
+pub mod xudp;
 
 pub use address::{address_len, parse_address, write_address};
 pub use request::{Command, Request};
@@ -35,4 +36,16 @@ pub enum ProtoError {
     /// Addons longer than the 255 bytes their length byte can describe.
     #[error("addons longer than 255 bytes")]
     AddonsTooLong,
+    /// Mux frame metadata shorter than 4 bytes, longer than 512, or cut inside an address.
+    #[error("invalid mux frame metadata")]
+    FrameMeta,
+    /// A mux frame status other than new (1), keep (2), end (3) or keepalive (4).
+    #[error("unknown mux frame status {0}")]
+    FrameStatus(u8),
+    /// A mux frame network other than TCP (1) or UDP (2).
+    #[error("unknown mux frame network {0}")]
+    FrameNetwork(u8),
+    /// A mux frame payload longer than 65535 bytes.
+    #[error("mux frame payload longer than 65535 bytes")]
+    FrameTooLong,
 }
