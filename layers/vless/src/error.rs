@@ -21,9 +21,6 @@ pub enum VlessError {
     /// The request header did not arrive within the handshake deadline.
     #[error("request header not received within {0:?}")]
     HandshakeTimeout(std::time::Duration),
-    /// The client asked for a command this server does not serve.
-    #[error("command {0} is not supported")]
-    Unsupported(&'static str),
     /// Dialling the next hop failed.
     #[error("connecting the VLESS transport failed")]
     Connect(#[source] xypro_core::BoxError),

@@ -13,6 +13,10 @@
 //!   checks the user id in constant time, and yields [`Accepted::Connect`](xypro_core::Accepted)
 //!   with a destination policy that refuses internal addresses unless `allow_private` is set.
 //!   Bad requests are dropped after a short random pause, with nothing dialled or written.
+//!   Command 3 (XUDP, the default UDP mode of Xray, sing-box and mihomo clients) becomes an
+//!   [`Accepted::Session`](xypro_core::Accepted) that opens one `Target::udp` stream per
+//!   destination and answers with `Keep` frames naming each reply's source
+//!   ([`proto::xudp`] has the frame codec).
 //! - [`ClientOptions`] and [`ServerOptions`]: the YAML options, validated into settings.
 //!
 //! VLESS has no encryption of its own: run it inside TLS.
@@ -71,6 +75,7 @@ mod error;
 mod prepend;
 pub mod proto;
 mod server;
+mod xudp;
 
 pub use client::{ConnectFuture, VlessClientStream, VlessConnector, VlessLayer};
 pub use config::{

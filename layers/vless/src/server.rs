@@ -5,6 +5,7 @@ use crate::{
     ServerSettings, VlessError,
     prepend::Prepend,
     proto::{Command, RESPONSE_OK, Request},
+    xudp::XudpSession,
 };
 use bytes::BytesMut;
 use rand::Rng;
@@ -115,26 +116,31 @@ async fn handshake(shared: &Shared, incoming: Incoming) -> Result<Accepted, Vles
     };
     let user =
         find_user(&shared.users, &request.user).ok_or(VlessError::UnknownUser(request.user))?;
+    let policy = DestinationPolicy {
+        public_only: !shared.allow_private,
+        deny: vec![local],
+    };
+    let meta = Meta {
+        inbound,
+        user: Some(user),
+        peer: Some(peer),
+    };
+    let payload = buf.split_off(used).freeze();
+    let io = BoxIo::new(Prefixed::new(payload, io));
     let (destination, network) = match request.command {
         Command::Tcp(address) => (address, Network::Tcp),
         Command::Udp(address) => (address, Network::Udp),
-        Command::Mux => return Err(VlessError::Unsupported("mux (3)")),
+        Command::Mux => {
+            let session = XudpSession::new(io, policy, meta);
+            return Ok(Accepted::Session(Box::new(session)));
+        }
     };
-    let payload = buf.split_off(used).freeze();
     let target = Target {
         destination,
         network,
-        policy: DestinationPolicy {
-            public_only: !shared.allow_private,
-            deny: vec![local],
-        },
-        meta: Meta {
-            inbound,
-            user: Some(user),
-            peer: Some(peer),
-        },
+        policy,
+        meta,
     };
-    let io = BoxIo::new(Prefixed::new(payload, io));
     Ok(Accepted::Connect {
         target,
         reply: Box::new(VlessReply { io }),
@@ -164,10 +170,7 @@ struct VlessReply {
 
 impl Reply for VlessReply {
     fn succeed(self: Box<Self>) -> BoxFuture<io::Result<BoxIo>> {
-        let io = BoxIo::new(ServerStream {
-            inner: self.io,
-            writer: Prepend::new(RESPONSE_OK.to_vec()),
-        });
+        let io = BoxIo::new(ServerStream::new(self.io));
         Box::pin(async move { Ok(io) })
     }
 
@@ -178,9 +181,19 @@ impl Reply for VlessReply {
 }
 
 /// The relayed server stream: the response header rides with the first downstream write.
-struct ServerStream {
+pub(crate) struct ServerStream {
     inner: BoxIo,
     writer: Prepend,
+}
+
+impl ServerStream {
+    /// Wraps the client stream; the first write carries `00 00` in front.
+    pub(crate) fn new(inner: BoxIo) -> Self {
+        ServerStream {
+            inner,
+            writer: Prepend::new(RESPONSE_OK.to_vec()),
+        }
+    }
 }
 
 impl fmt::Debug for ServerStream {

@@ -355,13 +355,6 @@ async fn bad_requests_are_refused_without_a_byte_in_reply() {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn mux_is_refused_until_supported() {
-    let (err, out) = reject(&header(Command::Mux), false).await;
-    assert!(err.contains("mux"), "{err}");
-    assert!(out.is_empty());
-}
-
 #[tokio::test]
 async fn failed_reply_closes_without_a_byte() {
     let (mut client, server_end) = duplex(4096);
