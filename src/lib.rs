@@ -18,6 +18,7 @@ pub use xypro_core as core;
 pub use xypro_socks5 as socks5;
 pub use xypro_tcp as tcp;
 pub use xypro_tls as tls;
+pub use xypro_vless as vless;
 pub use xypro_websocket as websocket;
 
 /// Renders an error and its sources as `outer: inner: root`, skipping repeats.

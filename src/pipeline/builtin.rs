@@ -2,57 +2,103 @@
 
 use super::{LayerContext, Registry};
 use tower::{Layer, ServiceExt};
-use xypro_core::{BoxAcceptor, BoxConnector, BoxIo};
+use xypro_core::{BoxAcceptor, BoxConnector, BoxError, BoxIo};
 use xypro_socks5::{Socks5Acceptor, Socks5Options};
 use xypro_tcp::{DirectOptions, TcpOptions};
+use xypro_tls as tls;
+use xypro_vless as vless;
+use xypro_websocket as ws;
 
 impl Registry {
     /// A registry with every built-in layer.
     pub fn with_builtin() -> Self {
         let mut registry = Registry::new();
         registry
-            .outbound_dialer("direct", |options: DirectOptions, _| {
-                Ok(BoxConnector::new(options.build()))
-            })
-            .outbound_dialer("tcp", |options: TcpOptions, _| {
-                Ok(BoxConnector::new(options.build()?.map_response(BoxIo::new)))
-            })
-            .outbound_layer("tls", |options: xypro_tls::ClientOptions, inner, ctx| {
-                let settings = options.validate(ctx.base_dir)?;
-                let tls = xypro_tls::TlsClientLayer::new(settings).layer(inner);
-                Ok(BoxConnector::new(tls.map_response(BoxIo::new)))
-            })
-            .outbound_layer(
-                "websocket",
-                |options: xypro_websocket::ClientOptions, inner, ctx| {
-                    let settings = options.validate(default_host(ctx).as_deref())?;
-                    let ws = xypro_websocket::WsClientLayer::new(settings).layer(inner);
-                    Ok(BoxConnector::new(ws.map_response(BoxIo::new)))
-                },
-            )
-            .inbound_layer(
-                "websocket",
-                |options: xypro_websocket::ServerOptions, inner, _| {
-                    let settings = options.validate()?;
-                    Ok(BoxAcceptor::new(
-                        xypro_websocket::WsServerLayer::new(settings).layer(inner),
-                    ))
-                },
-            )
-            .inbound_layer("tls", |options: xypro_tls::ServerOptions, inner, ctx| {
-                let settings = options.validate(ctx.base_dir)?;
-                Ok(BoxAcceptor::new(
-                    xypro_tls::TlsServerLayer::new(settings).layer(inner),
-                ))
-            })
-            .inbound_protocol("socks5", |options: Socks5Options, ctx| {
-                let listen = ctx.listen.expect("inbound layers know their listener");
-                Ok(BoxAcceptor::new(Socks5Acceptor::new(
-                    options.validate(listen)?,
-                )))
-            });
+            .outbound_dialer("direct", direct)
+            .outbound_dialer("tcp", tcp)
+            .outbound_layer("tls", tls_client)
+            .outbound_layer("websocket", websocket_client)
+            .outbound_layer("vless", vless_client)
+            .inbound_layer("tls", tls_server)
+            .inbound_layer("websocket", websocket_server)
+            .inbound_protocol("socks5", socks5)
+            .inbound_protocol("vless", vless_server);
         registry
     }
+}
+
+type Built<S> = Result<S, BoxError>;
+
+fn direct(options: DirectOptions, _: &LayerContext<'_>) -> Built<BoxConnector> {
+    Ok(BoxConnector::new(options.build()))
+}
+
+fn tcp(options: TcpOptions, _: &LayerContext<'_>) -> Built<BoxConnector> {
+    Ok(BoxConnector::new(options.build()?.map_response(BoxIo::new)))
+}
+
+fn tls_client(
+    options: tls::ClientOptions,
+    inner: BoxConnector,
+    ctx: &LayerContext<'_>,
+) -> Built<BoxConnector> {
+    let layer = tls::TlsClientLayer::new(options.validate(ctx.base_dir)?);
+    Ok(BoxConnector::new(
+        layer.layer(inner).map_response(BoxIo::new),
+    ))
+}
+
+fn websocket_client(
+    options: ws::ClientOptions,
+    inner: BoxConnector,
+    ctx: &LayerContext<'_>,
+) -> Built<BoxConnector> {
+    let layer = ws::WsClientLayer::new(options.validate(default_host(ctx).as_deref())?);
+    Ok(BoxConnector::new(
+        layer.layer(inner).map_response(BoxIo::new),
+    ))
+}
+
+fn vless_client(
+    options: vless::ClientOptions,
+    inner: BoxConnector,
+    _: &LayerContext<'_>,
+) -> Built<BoxConnector> {
+    let layer = vless::VlessLayer::new(options.validate()?);
+    Ok(BoxConnector::new(
+        layer.layer(inner).map_response(BoxIo::new),
+    ))
+}
+
+fn tls_server(
+    options: tls::ServerOptions,
+    inner: BoxAcceptor,
+    ctx: &LayerContext<'_>,
+) -> Built<BoxAcceptor> {
+    let layer = tls::TlsServerLayer::new(options.validate(ctx.base_dir)?);
+    Ok(BoxAcceptor::new(layer.layer(inner)))
+}
+
+fn websocket_server(
+    options: ws::ServerOptions,
+    inner: BoxAcceptor,
+    _: &LayerContext<'_>,
+) -> Built<BoxAcceptor> {
+    let layer = ws::WsServerLayer::new(options.validate()?);
+    Ok(BoxAcceptor::new(layer.layer(inner)))
+}
+
+fn socks5(options: Socks5Options, ctx: &LayerContext<'_>) -> Built<BoxAcceptor> {
+    let listen = ctx.listen.expect("inbound layers know their listener");
+    Ok(BoxAcceptor::new(Socks5Acceptor::new(
+        options.validate(listen)?,
+    )))
+}
+
+fn vless_server(options: vless::ServerOptions, _: &LayerContext<'_>) -> Built<BoxAcceptor> {
+    Ok(BoxAcceptor::new(vless::VlessAcceptor::new(
+        options.validate()?,
+    )))
 }
 
 /// The `Host` a WebSocket client sends by default: the TLS server name below it, else the
