@@ -44,7 +44,10 @@ impl Proxy {
         let mut child = Command::new(env!("CARGO_BIN_EXE_xypro-stack"))
             .args(["run", "-c"])
             .arg(path)
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("XYPRO_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -133,6 +136,9 @@ impl Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
+        if std::thread::panicking() || std::env::var_os("XYPRO_TEST_LOG").is_some() {
+            eprintln!("--- xypro-stack log ---\n{}", self.log_text());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -85,7 +85,9 @@ pub async fn bulk_server() -> SocketAddr {
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let Ok(header) = stream.read_u64().await else { return };
+                let Ok(header) = stream.read_u64().await else {
+                    return;
+                };
                 if header & UPLOAD == 0 {
                     let data = pattern(header, header as usize);
                     let _ = stream.write_all(&data).await;
@@ -105,7 +107,11 @@ pub async fn bulk_server() -> SocketAddr {
                         }
                     }
                 }
-                let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                let hex: String = hasher
+                    .finalize()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
                 let _ = stream.write_all(hex.as_bytes()).await;
                 let _ = stream.shutdown().await;
             });

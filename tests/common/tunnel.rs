@@ -32,13 +32,19 @@ pub fn server_users() -> String {
     format!("{{ users: [{{ name: demo, id: {ID} }}], allow_private: true }}")
 }
 
-/// A SOCKS5 client on an ephemeral port tunnelling VLESS/WS/TLS to `server`.
+/// A SOCKS5 client on an ephemeral port tunnelling VLESS/WS/TLS to `server`, with `early_data`
+/// bytes of header early data.
 pub fn client_config(server: SocketAddr, early_data: usize) -> String {
+    client_config_with(server, &format!("early_data: {early_data}"))
+}
+
+/// As [`client_config`], with `websocket_options` spliced into the `websocket` layer.
+pub fn client_config_with(server: SocketAddr, websocket_options: &str) -> String {
     format!(
         "inbounds:\n  socks:\n    listen: 127.0.0.1:0\n    pipeline:\n      - socks5: {{ udp: true }}\n    outbound: tunnel\n\
          outbounds:\n  tunnel:\n\
          \x20   - vless: {{ id: {ID} }}\n\
-         \x20   - websocket: {{ path: /xy, host: example.test, early_data: {early_data} }}\n\
+         \x20   - websocket: {{ path: /xy, host: example.test, {websocket_options} }}\n\
          \x20   - tls: {{ server_name: example.test, ca: {ca} }}\n\
          \x20   - tcp: {{ address: {server} }}\n",
         ca = cert("ca.pem"),

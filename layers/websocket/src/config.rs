@@ -42,6 +42,11 @@ pub struct ClientOptions {
     /// Most bytes of the first write carried in `Sec-WebSocket-Protocol` (0 = off).
     #[serde(default)]
     pub early_data: usize,
+    /// Send early data again as the first message when the `101` does not echo it (default
+    /// true, for servers that ignore it such as v2ray before 4.37); turn off for servers that
+    /// read early data without echoing it, such as sing-box.
+    #[serde(default = "default_true")]
+    pub early_data_resend: bool,
 }
 
 /// Options of the inbound `websocket` layer: `{ path, host, headers, early_data, handshake_timeout }`.
@@ -84,6 +89,8 @@ pub struct WsClientSettings {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Most bytes of the first write sent as early data (0 = off).
     pub early_data: usize,
+    /// Whether early data the server did not echo is sent again as the first message.
+    pub early_data_resend: bool,
 }
 
 /// Validated server settings.
@@ -109,6 +116,7 @@ impl ClientOptions {
             host: None,
             headers: IndexMap::new(),
             early_data: 0,
+            early_data_resend: true,
         }
     }
 
@@ -162,6 +170,7 @@ impl ClientOptions {
             host,
             headers,
             early_data,
+            early_data_resend: self.early_data_resend,
         })
     }
 }

@@ -19,8 +19,9 @@ use tokio_tungstenite::{
 
 /// Upgrades `io` to a WebSocket, carrying `early` in `Sec-WebSocket-Protocol` when non-empty.
 ///
-/// A server that does not echo the header has not read the early data, so it is queued again
-/// as the first binary message (not flushed: it leaves with the caller's next flush).
+/// A server that does not echo the header is taken not to have read the early data, so unless
+/// `early_data_resend` is off it is queued again as the first binary message (not flushed: it
+/// leaves with the caller's next flush).
 pub(crate) async fn handshake<S>(
     mut io: S,
     settings: &WsClientSettings,
@@ -59,7 +60,7 @@ where
         WebSocketStream::from_partially_read(io, leftover.to_vec(), Role::Client, config).await
     };
     let mut stream = WsByteStream::new(ws);
-    if !early.is_empty() && !echoed {
+    if !early.is_empty() && !echoed && settings.early_data_resend {
         tracing::debug!("websocket: server did not echo early data; resending it as a message");
         stream
             .get_mut()

@@ -91,55 +91,73 @@ async fn slow_headers_are_cut_at_the_deadline() {
     assert!(server.results.recv().await.unwrap().is_err());
 }
 
-/// A server that predates early data: answers 101 without echoing `Sec-WebSocket-Protocol`.
-#[tokio::test]
-async fn a_server_without_echo_gets_the_early_bytes_as_the_first_message() {
+/// Answers one upgrade with a 101 that does not echo `Sec-WebSocket-Protocol` (like v2ray 4.34,
+/// which ignores early data, and sing-box, which reads it), then returns the offered header and
+/// the first message received.
+async fn upgrade_without_echo(listener: TcpListener) -> (Vec<u8>, Message) {
+    let (mut tcp, _) = listener.accept().await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0];
+        tcp.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut request = httparse::Request::new(&mut headers);
+    request.parse(&head).unwrap();
+    let find = |name: &str| {
+        request
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.to_vec())
+    };
+    let key = find("sec-websocket-key").unwrap();
+    let protocol = find("sec-websocket-protocol").expect("early data offered");
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        derive_accept_key(&key)
+    );
+    tcp.write_all(response.as_bytes()).await.unwrap();
+    let mut ws = WebSocketStream::from_raw_socket(tcp, Role::Server, None).await;
+    (protocol, ws.next().await.unwrap().unwrap())
+}
+
+/// Writes `vless header` (carried as early data) then `+payload` through a client with `options`
+/// against a server that does not echo; returns the offered header and the first message.
+async fn early_data_without_echo(options: ClientOptions) -> (Vec<u8>, Message) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let old_server = tokio::spawn(async move {
-        let (mut tcp, _) = listener.accept().await.unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0];
-            tcp.read_exact(&mut byte).await.unwrap();
-            head.push(byte[0]);
-        }
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut request = httparse::Request::new(&mut headers);
-        request.parse(&head).unwrap();
-        let find = |name: &str| {
-            request
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-                .map(|h| h.value.to_vec())
-        };
-        let key = find("sec-websocket-key").unwrap();
-        let protocol = find("sec-websocket-protocol").expect("early data offered");
-        let response = format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Accept: {}\r\n\r\n",
-            derive_accept_key(&key)
-        );
-        tcp.write_all(response.as_bytes()).await.unwrap();
-        let mut ws = WebSocketStream::from_raw_socket(tcp, Role::Server, None).await;
-        let first = ws.next().await.unwrap().unwrap();
-        let second = ws.next().await.unwrap().unwrap();
-        (protocol, first, second)
-    });
-    let (mut client, _) = connect(addr, ClientOptions::new("/xy?ed=64"))
-        .await
-        .unwrap();
+    let server = tokio::spawn(upgrade_without_echo(listener));
+    let (mut client, _) = connect(addr, options).await.unwrap();
     assert_eq!(client.write(b"vless header").await.unwrap(), 12);
     client.write_all(b"+payload").await.unwrap();
     client.flush().await.unwrap();
-    let (protocol, first, second) = old_server.await.unwrap();
+    server.await.unwrap()
+}
+
+#[tokio::test]
+async fn a_server_without_echo_gets_the_early_bytes_as_the_first_message() {
+    let (protocol, first) = early_data_without_echo(ClientOptions::new("/xy?ed=64")).await;
     assert_eq!(
         protocol, b"dmxlc3MgaGVhZGVy",
         "base64url of the first write, no padding"
     );
     assert_eq!(first, Message::binary(&b"vless header"[..]));
-    assert_eq!(second, Message::binary(&b"+payload"[..]));
+}
+
+#[tokio::test]
+async fn early_data_is_not_resent_when_resending_is_off() {
+    let mut options = ClientOptions::new("/xy?ed=64");
+    options.early_data_resend = false;
+    let (protocol, first) = early_data_without_echo(options).await;
+    assert_eq!(protocol, b"dmxlc3MgaGVhZGVy");
+    assert_eq!(
+        first,
+        Message::binary(&b"+payload"[..]),
+        "sent once, in the header only"
+    );
 }
 
 #[tokio::test]
