@@ -2,7 +2,9 @@
 
 use super::{LayerContext, Registry};
 use tower::{Layer, ServiceExt};
+use xypro_balance::{Balance, BalanceOptions};
 use xypro_core::{BoxAcceptor, BoxConnector, BoxError, BoxIo};
+use xypro_limit as limit;
 use xypro_socks5::{Socks5Acceptor, Socks5Options};
 use xypro_tcp::{DirectOptions, TcpOptions};
 use xypro_tls as tls;
@@ -16,6 +18,10 @@ impl Registry {
         registry
             .outbound_dialer("direct", direct)
             .outbound_dialer("tcp", tcp)
+            .outbound_dialer("balance", balance)
+            .outbound_layer("timeout", timeout)
+            .outbound_layer("concurrency_limit", concurrency_limit)
+            .outbound_layer("rate_limit", rate_limit)
             .outbound_layer("tls", tls_client)
             .outbound_layer("websocket", websocket_client)
             .outbound_layer("vless", vless_client)
@@ -35,6 +41,50 @@ fn direct(options: DirectOptions, _: &LayerContext<'_>) -> Built<BoxConnector> {
 
 fn tcp(options: TcpOptions, _: &LayerContext<'_>) -> Built<BoxConnector> {
     Ok(BoxConnector::new(options.build()?.map_response(BoxIo::new)))
+}
+
+fn balance(options: BalanceOptions, ctx: &LayerContext<'_>) -> Built<BoxConnector> {
+    let outbounds = options
+        .validate()?
+        .into_iter()
+        .map(|name| Ok((name.clone(), ctx.outbound(&name)?)))
+        .collect::<Result<Vec<_>, BoxError>>()?;
+    Ok(BoxConnector::new(
+        Balance::new(outbounds).map_response(BoxIo::new),
+    ))
+}
+
+fn timeout(
+    options: limit::TimeoutOptions,
+    inner: BoxConnector,
+    _: &LayerContext<'_>,
+) -> Built<BoxConnector> {
+    let layer = limit::TimeoutLayer::new(options.validate()?);
+    Ok(BoxConnector::new(
+        layer.layer(inner).map_response(BoxIo::new),
+    ))
+}
+
+fn concurrency_limit(
+    options: limit::ConcurrencyLimitOptions,
+    inner: BoxConnector,
+    _: &LayerContext<'_>,
+) -> Built<BoxConnector> {
+    let layer = limit::ConcurrencyLimitLayer::new(options.validate()?);
+    Ok(BoxConnector::new(
+        layer.layer(inner).map_response(BoxIo::new),
+    ))
+}
+
+fn rate_limit(
+    options: limit::RateLimitOptions,
+    inner: BoxConnector,
+    _: &LayerContext<'_>,
+) -> Built<BoxConnector> {
+    let layer = limit::RateLimitLayer::new(options.validate()?);
+    Ok(BoxConnector::new(
+        layer.layer(inner).map_response(BoxIo::new),
+    ))
 }
 
 fn tls_client(
