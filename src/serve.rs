@@ -14,6 +14,10 @@ use tokio::{
 use tower::ServiceExt;
 use tracing::Instrument;
 use xypro_core::{Accepted, BoxError, BoxIo, Failure, Incoming, relay};
+use xypro_tcp::Lingering;
+
+/// How long a finished connection waits for the peer's last bytes and FIN before closing.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// How long the accept loop pauses when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -220,7 +224,7 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(code) if code == 24 || code == 23 || code == 105 || code == 12)
 }
 
-/// Runs one connection: accept pipeline, outbound connect, reply, relay.
+/// Runs one connection, then closes its socket gracefully.
 async fn handle(
     stream: TcpStream,
     peer: SocketAddr,
@@ -232,12 +236,19 @@ async fn handle(
         return;
     };
     let _ = stream.set_nodelay(true);
+    let (stream, closer) = Lingering::new(stream);
     let incoming = Incoming {
         io: BoxIo::new(stream),
         peer,
         local,
         inbound: inbound.name.clone(),
     };
+    serve_connection(incoming, inbound, idle).await;
+    closer.linger(LINGER).await;
+}
+
+/// Accept pipeline, outbound connect, reply, relay.
+async fn serve_connection(incoming: Incoming, inbound: InboundPipeline, idle: Duration) {
     let accepted = match inbound.acceptor.oneshot(incoming).await {
         Ok(accepted) => accepted,
         Err(e) => {

@@ -19,10 +19,12 @@ mod config;
 mod dial;
 mod direct;
 mod fixed;
+mod lingering;
 mod udp;
 
 pub use config::{DirectOptions, TcpOptions};
 pub use dial::{DialError, resolve};
 pub use direct::DirectConnector;
 pub use fixed::TcpConnector;
+pub use lingering::{LingerHandle, Lingering};
 pub use udp::UdpStream;

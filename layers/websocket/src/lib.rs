@@ -48,6 +48,6 @@ pub use config::{
 pub use error::{ConfigError, WsError};
 pub use server::{MAX_REQUEST_HEAD, WsAcceptor, WsServerLayer};
 pub use stream::{
-    MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER_SIZE, MAX_WRITE_MESSAGE, READ_BUFFER_SIZE,
+    CLOSE_DELAY, MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER_SIZE, MAX_WRITE_MESSAGE, READ_BUFFER_SIZE,
     WRITE_BUFFER_SIZE, WsByteStream, websocket_config,
 };

@@ -6,8 +6,12 @@ use std::{
     io::{self, IoSlice},
     pin::Pin,
     task::{Context, Poll, ready},
+    time::Duration,
 };
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    time::{Sleep, sleep},
+};
 use tokio_tungstenite::{
     WebSocketStream,
     tungstenite::{Error as TError, Message, error::ProtocolError, protocol::WebSocketConfig},
@@ -31,6 +35,12 @@ pub const MAX_WRITE_BUFFER_SIZE: usize = 256 * 1024;
 /// default would let a few hundred connections exhaust memory).
 pub const MAX_MESSAGE_SIZE: usize = 1024 * 1024;
 
+/// How long shutting down waits after the last data before sending the close frame, unless
+/// the peer closes first. v2ray and Xray read a close frame as an error and drop data they
+/// have received but not yet handed to the application, so the close must not arrive right
+/// behind the data (v2ray itself waits 2 s after a finished download before closing).
+pub const CLOSE_DELAY: Duration = Duration::from_secs(1);
+
 /// Largest message one `poll_write` sends; longer writes are taken in part.
 pub const MAX_WRITE_MESSAGE: usize = 64 * 1024;
 
@@ -47,8 +57,8 @@ pub fn websocket_config() -> WebSocketConfig {
 /// Reads concatenate message payloads (binary and text); each write is one binary message,
 /// queued without a flush so many small writes leave in one socket write.
 ///
-/// A close frame or the end of the connection reads as end of stream; shutting down sends a
-/// close frame. Pings are answered by tungstenite. WebSocket has no half-close: once the peer
+/// A close frame or the end of the connection reads as end of stream; shutting down flushes,
+/// then sends a close frame [`CLOSE_DELAY`] later (at once if the peer has closed). Pings are answered by tungstenite. WebSocket has no half-close: once the peer
 /// has sent its close frame, writes fail with `BrokenPipe` (peers like Xray close both ways).
 #[derive(Debug)]
 pub struct WsByteStream<S> {
@@ -56,6 +66,8 @@ pub struct WsByteStream<S> {
     /// The unread rest of the current message (or of the early data given first).
     pending: Bytes,
     read_done: bool,
+    close_delay: Duration,
+    close_timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> WsByteStream<S> {
@@ -70,7 +82,14 @@ impl<S> WsByteStream<S> {
             ws,
             pending: prefix,
             read_done: false,
+            close_delay: CLOSE_DELAY,
+            close_timer: None,
         }
+    }
+
+    /// Sets how long shutdown waits after the last data before the close frame.
+    pub fn set_close_delay(&mut self, delay: Duration) {
+        self.close_delay = delay;
     }
 
     /// The WebSocket.
@@ -178,7 +197,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsByteStream<S> {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match ready!(Pin::new(&mut self.ws).poll_close(cx)) {
+        let this = &mut *self;
+        if !this.read_done && !this.close_delay.is_zero() {
+            ready!(Pin::new(&mut this.ws).poll_flush(cx)).map_err(io_error)?;
+            let delay = this.close_delay;
+            let timer = this
+                .close_timer
+                .get_or_insert_with(|| Box::pin(sleep(delay)));
+            ready!(timer.as_mut().poll(cx));
+        }
+        match ready!(Pin::new(&mut this.ws).poll_close(cx)) {
             Ok(()) | Err(TError::AlreadyClosed | TError::ConnectionClosed) => Poll::Ready(Ok(())),
             Err(err) => Poll::Ready(Err(io_error(err))),
         }
@@ -219,6 +247,45 @@ mod tests {
             WsByteStream::with_prefix(client, Bytes::from_static(b"early ")),
             server,
         )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn close_frame_follows_the_data_after_the_delay_unless_the_peer_closed() {
+        use futures_util::StreamExt;
+        let (mut bytes, mut server) = pair().await;
+        bytes.write_all(b"last data").await.unwrap();
+        let started = tokio::time::Instant::now();
+        let shutdown = tokio::spawn(async move {
+            bytes.shutdown().await.unwrap();
+            bytes
+        });
+        let first = server.next().await.unwrap().unwrap();
+        assert_eq!(
+            first,
+            Message::binary(&b"last data"[..]),
+            "data leaves at once"
+        );
+        assert!(matches!(
+            server.next().await.unwrap().unwrap(),
+            Message::Close(_)
+        ));
+        assert_eq!(
+            started.elapsed(),
+            CLOSE_DELAY,
+            "the close waits for the delay"
+        );
+        shutdown.await.unwrap();
+
+        let (mut bytes, mut server) = pair().await;
+        server.close(None).await.unwrap();
+        let mut out = Vec::new();
+        bytes.read_to_end(&mut out).await.unwrap();
+        let started = tokio::time::Instant::now();
+        bytes.shutdown().await.unwrap();
+        assert!(
+            started.elapsed() < CLOSE_DELAY,
+            "no delay once the peer has closed"
+        );
     }
 
     #[tokio::test]
