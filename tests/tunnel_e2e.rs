@@ -149,3 +149,23 @@ async fn private_destinations_are_refused_without_allow_private() {
     server.wait_for_log("not allowed");
     assert!(accepted.try_recv().is_err(), "nothing was dialled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_in_front_terminates_tls_and_proxies_the_websocket_path() {
+    let Some(nginx) = common::peers::require("nginx") else {
+        return;
+    };
+    let users = tunnel::server_users();
+    let backend = Proxy::start(&format!(
+        "inbounds:\n  backend:\n    listen: 127.0.0.1:0\n    pipeline:\n      - websocket: {{ path: /xy }}\n      - vless: {users}\n    outbound: free\noutbounds:\n  free:\n    - direct\n"
+    ));
+    let front = common::peers::nginx_front(&nginx, backend.addr("backend"));
+    let echo = targets::echo_server().await;
+    let bulk = targets::bulk_server().await;
+    for early_data in [0, 2048] {
+        let client = Proxy::start(&tunnel::client_config(front.addr, early_data));
+        let socks = client.addr("socks");
+        flows::echo(socks, echo, b"through nginx").await;
+        flows::bulk_both_ways(socks, bulk, 4 << 20).await;
+    }
+}

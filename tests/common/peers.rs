@@ -17,6 +17,7 @@ pub fn require(peer: &str) -> Option<PathBuf> {
     let path = match peer {
         "v2ray" => PathBuf::from("/usr/bin/v2ray"),
         "sing-box" => sing_box_path(),
+        "nginx" => PathBuf::from("/usr/sbin/nginx"),
         other => panic!("unknown peer {other}"),
     };
     if path.exists() {
@@ -57,7 +58,18 @@ impl Drop for Peer {
 impl Peer {
     /// Starts `binary args.. CONFIG` and waits until `port` accepts connections.
     fn start(binary: &Path, args: &[&str], file: &str, config: &str, port: u16) -> Peer {
-        let dir = super::TempDir::new();
+        Self::start_in(super::TempDir::new(), binary, args, file, config, port)
+    }
+
+    /// As [`Peer::start`], with the config written into `dir`.
+    fn start_in(
+        dir: super::TempDir,
+        binary: &Path,
+        args: &[&str],
+        file: &str,
+        config: &str,
+        port: u16,
+    ) -> Peer {
         let path = dir.path().join(file);
         std::fs::write(&path, config).unwrap();
         let mut child = Command::new(binary)
@@ -170,4 +182,58 @@ pub fn sing_box_client(
         ca = cert("ca.pem"),
     );
     Peer::start(sing_box, &["run", "-c"], "client.json", &config, port)
+}
+
+/// nginx terminating TLS for `example.test` and proxying the WebSocket path `/xy` to `upstream`
+/// (plain HTTP), as README's deployment section describes; everything else gets 404.
+pub fn nginx_front(nginx: &Path, upstream: SocketAddr) -> Peer {
+    let dir = super::TempDir::new();
+    let port = free_port();
+    let root = dir.path().display().to_string();
+    let config = format!(
+        r#"user root;
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name example.test;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        location = /xy {{
+            proxy_pass http://{upstream};
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $host;
+            proxy_read_timeout 1h;
+            proxy_send_timeout 1h;
+            proxy_buffering off;
+        }}
+        location / {{ return 404; }}
+    }}
+}}
+"#,
+        cert = cert("server.pem"),
+        key = cert("server.key"),
+    );
+    let prefix = root.clone();
+    Peer::start_in(
+        dir,
+        nginx,
+        &["-p", &prefix, "-c"],
+        "nginx.conf",
+        &config,
+        port,
+    )
 }
