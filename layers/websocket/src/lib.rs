@@ -6,7 +6,8 @@
 //! [`WsClientStream`]. [`WsAcceptor`] wraps an inbound service: it answers the upgrade with
 //! hyper (every other request gets the same empty `404`) and hands the inner service a
 //! [`WsByteStream`] that replays the early data first. Every write is one binary message,
-//! queued until flushed; reads concatenate messages.
+//! queued until flushed; reads concatenate messages. To serve the upgrade from a hyper service
+//! of your own (one path of an existing web server), use [`accept_upgrade`].
 //!
 //! Options deserialize from YAML ([`ClientOptions`], [`ServerOptions`]) and validate into
 //! settings ([`WsClientSettings`], [`WsServerSettings`]) for the layers.
@@ -33,6 +34,7 @@
 mod client;
 mod client_stream;
 mod config;
+mod embed;
 mod error;
 mod handshake;
 mod proto;
@@ -45,6 +47,7 @@ pub use config::{
     ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT, MAX_EARLY_DATA, ServerOptions, WsClientSettings,
     WsServerSettings,
 };
+pub use embed::{AcceptedUpgrade, accept_upgrade};
 pub use error::{ConfigError, WsError};
 pub use server::{MAX_REQUEST_HEAD, WsAcceptor, WsServerLayer};
 pub use stream::{
