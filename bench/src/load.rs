@@ -1,0 +1,325 @@
+//! The measurements: throughput, setup latency, connection rate, CPU per GiB, idle memory.
+
+use crate::{
+    peers::{Stacks, System},
+    report::{Results, Row},
+    target::{DOWNLOAD, ECHO, UPLOAD},
+};
+use std::{
+    io,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+use xypro_socks5::Socks5Client;
+
+/// How much work each measurement does.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// Bytes per single-connection transfer.
+    pub(crate) bytes: u64,
+    /// Rounds per measurement.
+    pub(crate) rounds: usize,
+    /// Tunnels held open for the memory reading.
+    pub(crate) idle_tunnels: usize,
+    /// Duration of the connection-rate measurement.
+    pub(crate) rate_for: Duration,
+}
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Opens a stream to `target` through the SOCKS5 port `socks`, or straight to it.
+async fn open(socks: Option<SocketAddr>, target: SocketAddr) -> io::Result<TcpStream> {
+    let Some(socks) = socks else {
+        let stream = TcpStream::connect(target).await?;
+        stream.set_nodelay(true)?;
+        return Ok(stream);
+    };
+    let mut stream = TcpStream::connect(socks).await?;
+    stream.set_nodelay(true)?;
+    Socks5Client::new()
+        .connect(&mut stream, &target.into())
+        .await
+        .map_err(io::Error::other)?;
+    Ok(stream)
+}
+
+/// Seconds to download `bytes` over one connection.
+async fn download(socks: Option<SocketAddr>, target: SocketAddr, bytes: u64) -> Result<f64> {
+    let mut stream = open(socks, target).await?;
+    let started = Instant::now();
+    stream.write_all(&[DOWNLOAD]).await?;
+    stream.write_u64(bytes).await?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut got = 0u64;
+    while got < bytes {
+        match stream.read(&mut buf).await? {
+            0 => return Err(format!("download ended after {got} of {bytes} bytes").into()),
+            n => got += n as u64,
+        }
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Seconds to upload `bytes` over one connection, until the target acknowledges.
+async fn upload(socks: Option<SocketAddr>, target: SocketAddr, bytes: u64) -> Result<f64> {
+    let mut stream = open(socks, target).await?;
+    let started = Instant::now();
+    stream.write_all(&[UPLOAD]).await?;
+    stream.write_u64(bytes).await?;
+    let chunk = vec![0x5au8; 256 * 1024];
+    let mut left = bytes as usize;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        stream.write_all(&chunk[..n]).await?;
+        left -= n;
+    }
+    stream.read_u8().await?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Seconds for `streams` parallel downloads of `bytes` each.
+async fn parallel_download(
+    socks: Option<SocketAddr>,
+    target: SocketAddr,
+    streams: usize,
+    bytes: u64,
+) -> Result<f64> {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..streams)
+        .map(|_| {
+            tokio::spawn(async move {
+                download(socks, target, bytes)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Microseconds from connecting to the SOCKS5 port until the first echoed byte, sorted.
+async fn setup_latencies(
+    socks: Option<SocketAddr>,
+    target: SocketAddr,
+    samples: usize,
+) -> Result<Vec<f64>> {
+    let mut all = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        let mut stream = open(socks, target).await?;
+        stream.write_all(&[ECHO, 1]).await?;
+        stream.read_u8().await?;
+        all.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    all.sort_by(f64::total_cmp);
+    Ok(all)
+}
+
+/// Completed connect-echo-close cycles per second with `clients` concurrent clients.
+async fn connection_rate(
+    socks: Option<SocketAddr>,
+    target: SocketAddr,
+    clients: usize,
+    run_for: Duration,
+) -> Result<f64> {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + run_for;
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let done = done.clone();
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let Ok(mut stream) = open(socks, target).await else {
+                        continue;
+                    };
+                    if stream.write_all(&[ECHO, 1]).await.is_ok() && stream.read_u8().await.is_ok()
+                    {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    for task in tasks {
+        task.await?;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .ok_or("bad stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / 100.0)
+}
+
+/// Resident memory of a process, in kilobytes.
+fn rss_kb(pid: u32) -> Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .ok_or("no VmRSS")?;
+    Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
+}
+
+/// Median of the samples.
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// Runs every measurement for every system, interleaved round by round.
+pub(crate) async fn measure_all(
+    stacks: &Stacks,
+    target: SocketAddr,
+    settings: &Settings,
+) -> Result<Results> {
+    let systems: Vec<&System> = stacks.systems.iter().collect();
+    let names: Vec<&'static str> = systems.iter().map(|s| s.name).collect();
+    let mb = settings.bytes as f64 / 1e6;
+    let mut results = Results::new(names.clone());
+    // Memory first, while every process is fresh: later bulk transfers leave freed memory
+    // in the allocators that would hide what idle tunnels cost.
+    let memory = idle_memory(stacks, target, settings.idle_tunnels).await?;
+    let mut samples = vec![vec![Vec::new(); systems.len() + 1]; 7];
+    for round in 0..settings.rounds {
+        eprintln!("round {} of {}", round + 1, settings.rounds);
+        for (i, entry) in systems
+            .iter()
+            .map(|s| Some(s.client.addr))
+            .chain([None])
+            .enumerate()
+        {
+            samples[0][i].push(mb / download(entry, target, settings.bytes).await?);
+            samples[1][i].push(mb / upload(entry, target, settings.bytes).await?);
+            let each = settings.bytes / 16;
+            samples[2][i]
+                .push(16.0 * each as f64 / 1e6 / parallel_download(entry, target, 16, each).await?);
+            let latencies = setup_latencies(entry, target, 200).await?;
+            samples[3][i].push(latencies[latencies.len() / 2]);
+            samples[4][i].push(latencies[latencies.len() * 99 / 100]);
+            samples[5][i].push(connection_rate(entry, target, 64, settings.rate_for).await?);
+        }
+        for (i, system) in systems.iter().enumerate() {
+            let server = stacks.servers[system.server].pid();
+            let before = cpu_seconds(system.client.pid())? + cpu_seconds(server)?;
+            download(Some(system.client.addr), target, settings.bytes).await?;
+            let after = cpu_seconds(system.client.pid())? + cpu_seconds(server)?;
+            samples[6][i].push((after - before) / (settings.bytes as f64 / (1u64 << 30) as f64));
+        }
+    }
+    let rows = [
+        ("download, one connection", "MB/s"),
+        ("upload, one connection", "MB/s"),
+        ("16 parallel downloads", "MB/s"),
+        ("setup p50", "µs"),
+        ("setup p99", "µs"),
+        ("connections/s, 64 clients", "1/s"),
+        ("CPU s per GiB (client+server)", "s"),
+    ];
+    for ((metric, unit), per_system) in rows.into_iter().zip(samples) {
+        let mut values: Vec<Option<f64>> = per_system
+            .into_iter()
+            .map(|s| (!s.is_empty()).then(|| median(s)))
+            .collect();
+        let direct = values.pop().flatten();
+        results.rows.push(Row {
+            metric,
+            unit,
+            direct,
+            values,
+        });
+    }
+    results.rows.extend(memory);
+    Ok(results)
+}
+
+/// Kilobytes of RSS per idle tunnel in the client and in the server process, for the two
+/// systems with their own processes (ours and v2ray's); the mixed pairs share them.
+async fn idle_memory(stacks: &Stacks, target: SocketAddr, tunnels: usize) -> Result<[Row; 2]> {
+    let mut client = Vec::new();
+    let mut server = Vec::new();
+    for (i, system) in stacks.systems.iter().enumerate() {
+        if i >= 2 {
+            client.push(None);
+            server.push(None);
+            continue;
+        }
+        let pids = [system.client.pid(), stacks.servers[system.server].pid()];
+        let before = [rss_kb(pids[0])?, rss_kb(pids[1])?];
+        let mut open_tunnels = Vec::with_capacity(tunnels);
+        for _ in 0..tunnels {
+            let mut stream = open(Some(system.client.addr), target).await?;
+            stream.write_all(&[ECHO, 1]).await?;
+            stream.read_u8().await?;
+            open_tunnels.push(stream);
+        }
+        let per_tunnel = |pid, before: f64| -> Result<Option<f64>> {
+            Ok(Some((rss_kb(pid)? - before).max(0.0) / tunnels as f64))
+        };
+        client.push(per_tunnel(pids[0], before[0])?);
+        server.push(per_tunnel(pids[1], before[1])?);
+        drop(open_tunnels);
+        // Let both ends see the closes before the next system is measured.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    Ok([
+        Row {
+            metric: "RSS per idle tunnel, client",
+            unit: "KB",
+            direct: None,
+            values: client,
+        },
+        Row {
+            metric: "RSS per idle tunnel, server",
+            unit: "KB",
+            direct: None,
+            values: server,
+        },
+    ])
+}
+
+/// The machine's limits: one-core AES-128-GCM throughput from `openssl speed`, in MB/s.
+pub(crate) async fn limits() -> Option<f64> {
+    let output = tokio::process::Command::new("openssl")
+        .args([
+            "speed",
+            "-evp",
+            "aes-128-gcm",
+            "-bytes",
+            "16384",
+            "-seconds",
+            "2",
+        ])
+        .output()
+        .await
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().find(|l| l.starts_with("AES-128-GCM"))?;
+    let kbytes: f64 = line
+        .split_whitespace()
+        .last()?
+        .trim_end_matches('k')
+        .parse()
+        .ok()?;
+    Some(kbytes * 1000.0 / 1e6)
+}
