@@ -50,3 +50,15 @@ pub fn client_config_with(server: SocketAddr, websocket_options: &str) -> String
         ca = cert("ca.pem"),
     )
 }
+
+/// The layers of an outbound tunnelling VLESS/WS/TLS to `server`, indented as list items of
+/// an `outbounds` entry (for configs with several tunnels, such as a `balance` over them).
+pub fn tunnel_outbound(server: SocketAddr) -> String {
+    format!(
+        "\x20   - vless: {{ id: {ID} }}\n\
+         \x20   - websocket: {{ path: /xy, host: example.test, early_data: 2048 }}\n\
+         \x20   - tls: {{ server_name: example.test, ca: {ca} }}\n\
+         \x20   - tcp: {{ address: {server} }}\n",
+        ca = cert("ca.pem"),
+    )
+}
