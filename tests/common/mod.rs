@@ -3,6 +3,7 @@
 
 pub mod flows;
 pub mod peers;
+pub mod raw;
 pub mod targets;
 pub mod tunnel;
 

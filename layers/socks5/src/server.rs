@@ -19,7 +19,9 @@ use std::{
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tower::Service;
-use xypro_core::{Accepted, BoxError, BoxIo, Incoming, Meta, Network, Prefixed, Target};
+use xypro_core::{
+    Accepted, BoxError, BoxIo, DestinationPolicy, Incoming, Meta, Network, Prefixed, Target,
+};
 
 /// Accepts SOCKS5 clients: CONNECT becomes [`Accepted::Connect`], UDP ASSOCIATE a session.
 #[derive(Debug, Clone)]
@@ -176,10 +178,15 @@ impl Authenticated {
                 reject(&mut self.io, ReplyCode::GeneralFailure, err).await
             }
             Command::Connect => {
+                // The proxy's own listener is refused: a CONNECT to it would loop.
+                let policy = DestinationPolicy {
+                    public_only: false,
+                    deny: vec![local],
+                };
                 let target = Target {
                     destination: request.address,
                     network: Network::Tcp,
-                    policy: Default::default(),
+                    policy,
                     meta,
                 };
                 let io = BoxIo::new(Prefixed::new(self.buf.freeze(), self.io));

@@ -141,9 +141,10 @@ async fn handshake(shared: &Shared, incoming: Incoming) -> Result<Accepted, Vles
         policy,
         meta,
     };
+    let udp = network == Network::Udp;
     Ok(Accepted::Connect {
         target,
-        reply: Box::new(VlessReply { io }),
+        reply: Box::new(VlessReply { io, udp }),
     })
 }
 
@@ -166,11 +167,16 @@ fn find_user(users: &[(Arc<str>, Uuid)], id: &Uuid) -> Option<Arc<str>> {
 #[derive(Debug)]
 struct VlessReply {
     io: BoxIo,
+    /// Whether the client sends `len(2) | data` UDP frames, checked as they pass.
+    udp: bool,
 }
 
 impl Reply for VlessReply {
     fn succeed(self: Box<Self>) -> BoxFuture<io::Result<BoxIo>> {
-        let io = BoxIo::new(ServerStream::new(self.io));
+        let io = match self.udp {
+            true => BoxIo::new(ServerStream::new(BoxIo::new(UdpFrameCheck::new(self.io)))),
+            false => BoxIo::new(ServerStream::new(self.io)),
+        };
         Box::pin(async move { Ok(io) })
     }
 
@@ -250,6 +256,109 @@ impl AsyncWrite for ServerStream {
     }
 }
 
+/// The client half of a VLESS UDP stream, read through a check of its `len(2) | data` framing:
+/// a zero-length frame, or the stream ending inside a frame (a length past the payload), is
+/// an error, so the relay ends and the stream is closed instead of waiting for the idle timeout.
+struct UdpFrameCheck {
+    inner: BoxIo,
+    /// Length bytes of the next frame seen so far (0, 1) with the high byte.
+    header: Option<u8>,
+    /// Payload bytes of the current frame still to come.
+    left: usize,
+}
+
+impl UdpFrameCheck {
+    fn new(inner: BoxIo) -> Self {
+        UdpFrameCheck {
+            inner,
+            header: None,
+            left: 0,
+        }
+    }
+
+    /// Advances the framing over `bytes`; fails on a zero-length frame.
+    fn scan(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            if self.left > 0 {
+                let n = self.left.min(bytes.len());
+                self.left -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            let byte = bytes[0];
+            bytes = &bytes[1..];
+            match self.header.take() {
+                None => self.header = Some(byte),
+                Some(high) => {
+                    self.left = usize::from(u16::from_be_bytes([high, byte]));
+                    if self.left == 0 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "zero-length VLESS UDP frame",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AsyncRead for UdpFrameCheck {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        let read = &buf.filled()[before..];
+        if read.is_empty() && (this.left > 0 || this.header.is_some()) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "VLESS UDP stream ended inside a frame",
+            )));
+        }
+        let checked = this.scan(read);
+        if checked.is_err() {
+            // An error reports nothing read: the bytes of this read are dropped with the stream.
+            buf.set_filled(before);
+        }
+        Poll::Ready(checked)
+    }
+}
+
+impl AsyncWrite for UdpFrameCheck {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,5 +373,26 @@ mod tests {
         assert_eq!(find_user(&users, &Uuid::from_u128(1)).as_deref(), Some("a"));
         assert_eq!(find_user(&users, &Uuid::from_u128(3)), None);
         assert_eq!(find_user(&[], &Uuid::from_u128(1)), None);
+    }
+
+    #[tokio::test]
+    async fn udp_frames_are_checked_as_they_are_read() {
+        use tokio::io::AsyncReadExt;
+        let read_all = |wire: &'static [u8]| async move {
+            let io = BoxIo::new(tokio_test::io::Builder::new().read(wire).build());
+            let mut check = UdpFrameCheck::new(io);
+            let mut out = Vec::new();
+            check.read_to_end(&mut out).await.map(|_| out)
+        };
+        assert_eq!(
+            read_all(&[0, 2, 7, 7, 0, 1, 9]).await.unwrap(),
+            [0, 2, 7, 7, 0, 1, 9]
+        );
+        let zero = read_all(&[0, 1, 5, 0, 0]).await.unwrap_err();
+        assert_eq!(zero.kind(), io::ErrorKind::InvalidData);
+        let past = read_all(&[0, 9, 1, 2]).await.unwrap_err();
+        assert_eq!(past.kind(), io::ErrorKind::UnexpectedEof);
+        let half = read_all(&[0, 1, 5, 0]).await.unwrap_err();
+        assert_eq!(half.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

@@ -3,9 +3,9 @@
 //!
 //! Every well-formed request that is not an upgrade for this endpoint (path, method, headers,
 //! version, host) gets the same bytes: `404`, `connection: close`, `content-length: 0`, no
-//! `date`. Requests hyper cannot parse get hyper's own answer (`400`, or `431` past
-//! [`MAX_REQUEST_HEAD`]), as from any hyper server; an unfinished head is closed silently at
-//! the deadline.
+//! `date`. Requests hyper cannot parse (a malformed line, a head past [`MAX_REQUEST_HEAD`])
+//! get those same bytes instead of hyper's own `400`/`414`/`431`, so a probe cannot tell this
+//! endpoint from any other miss; an unfinished head is closed silently at the deadline.
 
 use crate::{
     WsByteStream, WsError, WsServerSettings,
@@ -20,10 +20,15 @@ use std::{
     convert::Infallible,
     fmt,
     future::{Future, Ready, ready},
+    io,
     pin::Pin,
-    sync::{Arc, Mutex, PoisonError},
-    task::{Context, Poll},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll, ready},
 };
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::{WebSocketStream, tungstenite::protocol::Role};
 use tower::{Layer, Service};
 use xypro_core::{Accepted, BoxError, BoxIo, Incoming};
@@ -159,9 +164,16 @@ async fn upgrade(
 ) -> Result<(WebSocketStream<BoxIo>, Bytes), WsError> {
     let after = shared.settings.handshake_timeout;
     let outcome = Arc::new(Mutex::new(Outcome::None));
+    let called = Arc::new(AtomicBool::new(false));
     let service = UpgradeService {
         shared: shared.clone(),
         outcome: outcome.clone(),
+        called: called.clone(),
+    };
+    let io = MissGate {
+        io,
+        called,
+        answer: None,
     };
     let conn = shared
         .http
@@ -182,8 +194,8 @@ async fn upgrade(
     let upgraded = on_upgrade
         .await
         .map_err(|source| WsError::Http { peer, source })?;
-    let (io, read_ahead) = match upgraded.downcast::<TokioIo<BoxIo>>() {
-        Ok(parts) => (parts.io.into_inner(), parts.read_buf),
+    let (io, read_ahead) = match upgraded.downcast::<TokioIo<MissGate>>() {
+        Ok(parts) => (parts.io.into_inner().io, parts.read_buf),
         Err(upgraded) => (BoxIo::new(TokioIo::new(upgraded)), Bytes::new()),
     };
     let config = Some(websocket_config());
@@ -206,6 +218,7 @@ enum Outcome {
 struct UpgradeService {
     shared: Arc<Shared>,
     outcome: Arc<Mutex<Outcome>>,
+    called: Arc<AtomicBool>,
 }
 
 impl hyper::service::Service<Request<Body>> for UpgradeService {
@@ -214,6 +227,7 @@ impl hyper::service::Service<Request<Body>> for UpgradeService {
     type Future = Ready<Result<Self::Response, Infallible>>;
 
     fn call(&self, mut req: Request<Body>) -> Self::Future {
+        self.called.store(true, Ordering::Release);
         let (outcome, response) = match check_request(&req, &self.shared.settings) {
             Ok(upgrade) => {
                 let response = switching(&upgrade);
@@ -225,5 +239,60 @@ impl hyper::service::Service<Request<Body>> for UpgradeService {
         };
         *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = outcome;
         ready(Ok(response))
+    }
+}
+
+/// The wire bytes of [`not_found`] as hyper writes them (no `date`).
+const NOT_FOUND_BYTES: &[u8] =
+    b"HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+
+/// The connection as hyper sees it: anything hyper writes before our service has seen a
+/// request is hyper's automatic answer to an unparsable one (`400`, `414`, `431`), and is
+/// replaced by the same `404` every other miss gets.
+struct MissGate {
+    io: BoxIo,
+    called: Arc<AtomicBool>,
+    /// The rest of the replacement answer still to write, once hyper has started its own.
+    answer: Option<&'static [u8]>,
+}
+
+impl AsyncRead for MissGate {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for MissGate {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if this.answer.is_none() && this.called.load(Ordering::Acquire) {
+            return Pin::new(&mut this.io).poll_write(cx, buf);
+        }
+        let rest = this.answer.get_or_insert(NOT_FOUND_BYTES);
+        while !rest.is_empty() {
+            let n = ready!(Pin::new(&mut this.io).poll_write(cx, rest))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            *rest = &rest[n..];
+        }
+        // hyper's own bytes are consumed unsent.
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
