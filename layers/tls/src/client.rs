@@ -86,7 +86,8 @@ where
         let server_name = self.settings.server_name.clone();
         Box::pin(async move {
             let io = connecting.await.map_err(Into::into)?;
-            tls.connect(server_name.clone(), io)
+            let mut stream = tls
+                .connect(server_name.clone(), io)
                 .await
                 .map_err(|source| {
                     let server_name = server_name.to_str().into_owned();
@@ -94,8 +95,12 @@ where
                         server_name,
                         source,
                     }
-                    .into()
-                })
+                })?;
+            stream
+                .get_mut()
+                .1
+                .set_buffer_limit(Some(crate::SEND_BUFFER_LIMIT));
+            Ok(stream)
         })
     }
 }

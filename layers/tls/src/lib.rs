@@ -25,6 +25,11 @@
 //! # Ok(()) }
 //! ```
 
+/// Most unsent TLS bytes a connection buffers (rustls's default is 64 KiB). Every write
+/// call ends in a short record, so layers above write up to this much at once; a larger
+/// buffer keeps a 64 KiB WebSocket message and its header in one call.
+pub const SEND_BUFFER_LIMIT: usize = 256 * 1024;
+
 mod client;
 mod config;
 mod error;

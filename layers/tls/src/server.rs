@@ -92,7 +92,7 @@ where
                 local,
                 inbound,
             } = incoming;
-            let stream = match tokio::time::timeout(deadline, tls.accept(io)).await {
+            let mut stream = match tokio::time::timeout(deadline, tls.accept(io)).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(source)) => return Err(TlsError::Accept { peer, source }.into()),
                 Err(_) => {
@@ -103,6 +103,10 @@ where
                     .into());
                 }
             };
+            stream
+                .get_mut()
+                .1
+                .set_buffer_limit(Some(crate::SEND_BUFFER_LIMIT));
             let incoming = Incoming {
                 io: BoxIo::new(stream),
                 peer,

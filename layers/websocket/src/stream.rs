@@ -23,11 +23,11 @@ use tokio_tungstenite::{
 pub const READ_BUFFER_SIZE: usize = 16 * 1024;
 
 /// Queued outgoing frames are written to the socket once they exceed this (and on flush).
-pub const WRITE_BUFFER_SIZE: usize = 64 * 1024;
+pub const WRITE_BUFFER_SIZE: usize = 128 * 1024;
 
 /// Hard cap on queued outgoing bytes: the target above, plus two of the largest messages
 /// this adapter writes, plus control frames.
-pub const MAX_WRITE_BUFFER_SIZE: usize = 256 * 1024;
+pub const MAX_WRITE_BUFFER_SIZE: usize = 384 * 1024;
 
 /// Largest incoming message or frame. Peers write one message per write of a relay buffer
 /// (Xray and v2ray 2-8 KiB, sing-box up to 32 KiB, this crate up to 64 KiB), so 1 MiB leaves
