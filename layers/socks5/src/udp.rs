@@ -195,7 +195,11 @@ async fn forward(
             packet.clear();
             UdpHeader::write(&mut packet, &address);
             packet.extend_from_slice(&datagram);
-            socket.send_to(&packet, client).await?;
+            // A datagram the client cannot receive (too large, say) is lost, as UDP would lose it.
+            if let Err(e) = socket.send_to(&packet, client).await {
+                tracing::debug!(%address, error = %e, "UDP reply dropped");
+                continue;
+            }
             activity.touch();
         }
         Ok::<_, io::Error>(())
