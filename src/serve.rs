@@ -128,7 +128,7 @@ impl Server {
         }
         for pipeline in to_bind {
             let name = pipeline.name.clone();
-            let listener = TcpListener::bind(pipeline.listen).await.map_err(|e| {
+            let listener = bind(pipeline.listen).map_err(|e| {
                 format!(
                     "inbound `{name}`: cannot listen on {}: {e}",
                     pipeline.listen
@@ -174,6 +174,20 @@ impl Server {
             tracing::info!("closing {left} connections still open after the grace period");
         }
     }
+}
+
+/// How many connections may wait in the kernel for `accept` (tokio's default is 1024).
+const BACKLOG: u32 = 4096;
+
+/// Binds a listener with address reuse and a backlog sized for bursts of connections.
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 fn load(path: &std::path::Path, registry: &Registry) -> Result<Pipelines, BoxError> {
