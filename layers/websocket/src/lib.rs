@@ -49,6 +49,7 @@ pub use config::{
 };
 pub use embed::{AcceptedUpgrade, accept_upgrade};
 pub use error::{ConfigError, WsError};
+pub use proto::early_data;
 pub use server::{MAX_REQUEST_HEAD, WsAcceptor, WsServerLayer};
 pub use stream::{
     CLOSE_DELAY, MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER_SIZE, MAX_WRITE_MESSAGE, READ_BUFFER_SIZE,

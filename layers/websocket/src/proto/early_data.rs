@@ -17,14 +17,14 @@ const ENGINE: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// The header value that carries `data` as early data.
-pub(crate) fn encode(data: &[u8]) -> String {
+pub fn encode(data: &[u8]) -> String {
     ENGINE.encode(data)
 }
 
 /// Decodes a `Sec-WebSocket-Protocol` value as early data, accepting both the url-safe
 /// (`-_`) and the standard (`+/`) alphabet; `None` when it is not base64 or decodes to nothing
 /// (then it is an ordinary subprotocol offer, which this server neither takes nor echoes).
-pub(crate) fn decode(value: &[u8]) -> Option<Bytes> {
+pub fn decode(value: &[u8]) -> Option<Bytes> {
     let normalized: Vec<u8> = value
         .iter()
         .map(|&b| match b {

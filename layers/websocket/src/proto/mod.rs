@@ -1,6 +1,6 @@
 //! WebSocket handshake codecs: no I/O, only bytes and header checks.
 
 pub(crate) mod accept;
-pub(crate) mod early_data;
+pub mod early_data;
 pub(crate) mod request;
 pub(crate) mod response;
