@@ -11,7 +11,7 @@ use std::{
 pub enum Address {
     /// A literal IP address and port.
     Ip(SocketAddr),
-    /// A domain name (at most 255 bytes) and port, resolved by whoever dials it.
+    /// A domain name (at most 253 bytes, the DNS limit) and port, resolved by whoever dials it.
     Domain(String, u16),
 }
 
@@ -24,7 +24,7 @@ pub enum AddressError {
     /// The port is not a number from 0 to 65535.
     #[error("invalid port `{0}`")]
     InvalidPort(String),
-    /// The host is empty, longer than 255 bytes, or contains characters a host cannot.
+    /// The host is empty, longer than 253 bytes, or contains characters a host cannot.
     #[error("invalid host `{0}`")]
     InvalidHost(String),
 }
@@ -36,7 +36,7 @@ impl Address {
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return Ok(Address::Ip(SocketAddr::new(ip, port)));
         }
-        if host.is_empty() || host.len() > 255 || !host.bytes().all(is_host_byte) {
+        if host.is_empty() || host.len() > 253 || !host.bytes().all(is_host_byte) {
             return Err(AddressError::InvalidHost(host.to_owned()));
         }
         Ok(Address::Domain(host.to_owned(), port))
@@ -131,6 +131,9 @@ mod tests {
             "a b:80".parse::<Address>(),
             Err(AddressError::InvalidHost(_))
         ));
+        let longest = "a".repeat(253);
+        assert!(Address::from_host(&longest, 1).is_ok());
+        assert!(Address::from_host(&format!("{longest}a"), 1).is_err());
     }
 
     #[test]
