@@ -136,10 +136,11 @@ async fn idle_connections_opened_and_closed_leave_fds_and_memory_near_baseline()
     let mut healthy = Healthy::open(addr, echo).await;
     let pid = raw::pid_of(&proxy);
     let before = usage(pid);
-    // Two rounds: descriptors return to the baseline after each; memory the allocator keeps
-    // after the first round is reused by the second instead of growing (no leak).
+    // Three rounds: descriptors return to the baseline after each. glibc keeps freed memory in
+    // its per-thread arenas, so RSS settles at a plateau within two rounds (measured: 83, 110,
+    // 110, 113 MiB for 10k connections); the third round must not grow it (no leak).
     let mut after_round = Vec::new();
-    for round in 1..=2 {
+    for round in 1..=3 {
         let started = Instant::now();
         let mut idle = Vec::with_capacity(count);
         for _ in 0..count {
@@ -172,7 +173,7 @@ async fn idle_connections_opened_and_closed_leave_fds_and_memory_near_baseline()
         after_round.push(after.1);
     }
     assert!(
-        after_round[1] <= after_round[0] + (after_round[0] / 10).max(8 * 1024),
+        after_round[2] <= after_round[1] + (after_round[1] / 10).max(8 * 1024),
         "RSS does not grow round after round: {after_round:?} KiB"
     );
     healthy.check().await;
