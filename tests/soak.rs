@@ -290,3 +290,30 @@ async fn a_reader_that_stops_reading_keeps_memory_bounded_until_the_idle_timeout
     assert!(drained.len() < 64 << 20, "only buffers were in flight");
     healthy.check().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_connections_holds_new_connections_until_one_closes() {
+    let proxy = Proxy::start(&socks_direct("limits: { max_connections: 2 }\n"));
+    let addr = proxy.addr("socks");
+    let echo = targets::echo_server().await;
+    let first = flows::connect(addr, echo).await;
+    let _second = flows::connect(addr, echo).await;
+    let mut waiting = tokio::spawn(async move {
+        let mut third = flows::connect(addr, echo).await;
+        third.write_all(b"third").await.unwrap();
+        let mut back = [0u8; 5];
+        third.read_exact(&mut back).await.unwrap();
+        back
+    });
+    // The kernel completes the TCP handshake, but the proxy accepts nothing past the cap.
+    let early = tokio::time::timeout(Duration::from_millis(1500), &mut waiting).await;
+    assert!(
+        early.is_err(),
+        "a third connection is served only when a slot frees"
+    );
+    drop(first);
+    let back = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("served once a slot freed");
+    assert_eq!(&back.unwrap(), b"third");
+}
