@@ -233,7 +233,7 @@ async fn udp_drops_strangers_fragments_bad_headers_and_caps_destinations() {
     const CAP: usize = 16;
     let scale = std::env::var("XYPRO_SOAK_SCALE").map_or(1, |s| s.parse().unwrap_or(1));
     let destinations = 2_000 * scale.min(5);
-    let proxy = raw::start_with_log(
+    let proxy = Proxy::start_with_log(
         &config(&format!("{{ udp: true, udp_max_destinations: {CAP} }}")),
         "info,xypro_socks5=debug",
     );

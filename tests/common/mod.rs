@@ -34,21 +34,20 @@ pub struct Proxy {
 impl Proxy {
     /// Writes `yaml` to a fresh directory and runs the binary on it until every inbound listens.
     pub fn start(yaml: &str) -> Proxy {
+        let log = std::env::var("XYPRO_TEST_LOG").unwrap_or_else(|_| "info".into());
+        Self::start_with_log(yaml, &log)
+    }
+
+    /// As [`Proxy::start`], with `RUST_LOG` set to `log` (for debug-level lines such as drop counts).
+    pub fn start_with_log(yaml: &str, log: &str) -> Proxy {
         let dir = TempDir::new();
         let path = dir.path().join("config.yaml");
         std::fs::write(&path, yaml).unwrap();
-        Self::start_file(&path, dir)
-    }
-
-    fn start_file(path: &Path, dir: TempDir) -> Proxy {
-        let inbounds = count_inbounds(&std::fs::read_to_string(path).unwrap());
+        let inbounds = count_inbounds(yaml);
         let mut child = Command::new(env!("CARGO_BIN_EXE_xypro-stack"))
             .args(["run", "-c"])
-            .arg(path)
-            .env(
-                "RUST_LOG",
-                std::env::var("XYPRO_TEST_LOG").unwrap_or_else(|_| "info".into()),
-            )
+            .arg(&path)
+            .env("RUST_LOG", log)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
