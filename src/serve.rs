@@ -234,8 +234,14 @@ async fn accept_loop(
     }
 }
 
+/// Whether an accept error means the process or system ran out of descriptors or memory
+/// (EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux): worth a pause rather than a tight retry.
 fn is_resource_exhaustion(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(code) if code == 24 || code == 23 || code == 105 || code == 12)
+    const ENOMEM: i32 = 12;
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    const ENOBUFS: i32 = 105;
+    matches!(e.raw_os_error(), Some(ENOMEM | ENFILE | EMFILE | ENOBUFS))
 }
 
 /// Runs one connection, then closes its socket gracefully.
