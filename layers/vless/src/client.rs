@@ -172,8 +172,7 @@ where
 /// A VLESS client stream: the request header rides with the first write (or goes alone after
 /// the header delay, driven by reads), and the response header is stripped from the first reads.
 pub struct VlessClientStream<Io> {
-    inner: Io,
-    writer: Prepend,
+    io: Prepend<Io>,
     delay: Duration,
     timer: Option<Pin<Box<Sleep>>>,
     flushing_alone: bool,
@@ -184,7 +183,7 @@ pub struct VlessClientStream<Io> {
 impl<Io> fmt::Debug for VlessClientStream<Io> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VlessClientStream")
-            .field("header_sent", &!self.writer.is_unsent())
+            .field("header_sent", &!self.io.is_unsent())
             .field("response_read", &self.response.is_none())
             .finish_non_exhaustive()
     }
@@ -194,8 +193,7 @@ impl<Io> VlessClientStream<Io> {
     /// Wraps a stream to a VLESS server; `header` is an encoded [`Request`].
     pub fn new(inner: Io, header: Vec<u8>, delay: Duration) -> Self {
         VlessClientStream {
-            inner,
-            writer: Prepend::new(header),
+            io: Prepend::new(inner, header),
             delay,
             timer: None,
             flushing_alone: false,
@@ -205,33 +203,33 @@ impl<Io> VlessClientStream<Io> {
 
     /// The stream to the server.
     pub fn get_ref(&self) -> &Io {
-        &self.inner
+        self.io.get_ref()
     }
 
     /// The stream to the server, mutably; writing to it directly corrupts the tunnel.
     pub fn get_mut(&mut self) -> &mut Io {
-        &mut self.inner
+        self.io.get_mut()
     }
 }
 
 impl<Io: AsyncRead + AsyncWrite + Unpin> VlessClientStream<Io> {
     /// Sends the header alone once the reader has waited the header delay with nothing written.
     fn poll_header_alone(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        if self.writer.is_unsent() {
+        if self.io.is_unsent() {
             let delay = self.delay;
             let timer = self
                 .timer
                 .get_or_insert_with(|| Box::pin(tokio::time::sleep(delay)));
             if timer.as_mut().poll(cx).is_ready() {
-                self.writer.queue_alone();
+                self.io.queue_alone();
                 self.flushing_alone = true;
             }
         }
-        if !self.writer.is_unsent() {
+        if !self.io.is_unsent() {
             self.timer = None;
         }
         if self.flushing_alone {
-            if let Poll::Ready(result) = self.writer.poll_flush(&mut self.inner, cx) {
+            if let Poll::Ready(result) = Pin::new(&mut self.io).poll_flush(cx) {
                 self.flushing_alone = false;
                 result?;
             }
@@ -253,10 +251,10 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> AsyncRead for VlessClientStream<Io> {
         }
         loop {
             let Some(seen) = this.response.as_mut() else {
-                return Pin::new(&mut this.inner).poll_read(cx, buf);
+                return Pin::new(&mut this.io).poll_read(cx, buf);
             };
             let start = buf.filled().len();
-            ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
             let fresh = &buf.filled()[start..];
             if fresh.is_empty() {
                 return match seen.is_empty() {
@@ -295,8 +293,7 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> AsyncWrite for VlessClientStream<Io> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        this.writer.poll_write(&mut this.inner, cx, buf)
+        Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -304,23 +301,18 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> AsyncWrite for VlessClientStream<Io> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let vectored = this.inner.is_write_vectored();
-        this.writer
-            .poll_write_vectored(&mut this.inner, cx, bufs, vectored)
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        self.io.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        this.writer.poll_flush(&mut this.inner, cx)
+        Pin::new(&mut self.io).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        this.writer.poll_shutdown(&mut this.inner, cx)
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }

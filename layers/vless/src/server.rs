@@ -10,7 +10,6 @@ use crate::{
 use bytes::BytesMut;
 use rand::Rng;
 use std::{
-    fmt,
     io::{self, IoSlice},
     pin::Pin,
     sync::Arc,
@@ -174,8 +173,8 @@ struct VlessReply {
 impl Reply for VlessReply {
     fn succeed(self: Box<Self>) -> BoxFuture<io::Result<BoxIo>> {
         let io = match self.udp {
-            true => BoxIo::new(ServerStream::new(BoxIo::new(UdpFrameCheck::new(self.io)))),
-            false => BoxIo::new(ServerStream::new(self.io)),
+            true => BoxIo::new(response_stream(BoxIo::new(UdpFrameCheck::new(self.io)))),
+            false => BoxIo::new(response_stream(self.io)),
         };
         Box::pin(async move { Ok(io) })
     }
@@ -186,74 +185,9 @@ impl Reply for VlessReply {
     }
 }
 
-/// The relayed server stream: the response header rides with the first downstream write.
-pub(crate) struct ServerStream {
-    inner: BoxIo,
-    writer: Prepend,
-}
-
-impl ServerStream {
-    /// Wraps the client stream; the first write carries `00 00` in front.
-    pub(crate) fn new(inner: BoxIo) -> Self {
-        ServerStream {
-            inner,
-            writer: Prepend::new(RESPONSE_OK.to_vec()),
-        }
-    }
-}
-
-impl fmt::Debug for ServerStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerStream")
-            .field("response_sent", &!self.writer.is_unsent())
-            .finish_non_exhaustive()
-    }
-}
-
-impl AsyncRead for ServerStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for ServerStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        this.writer.poll_write(&mut this.inner, cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let vectored = this.inner.is_write_vectored();
-        this.writer
-            .poll_write_vectored(&mut this.inner, cx, bufs, vectored)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        this.writer.poll_flush(&mut this.inner, cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        this.writer.poll_shutdown(&mut this.inner, cx)
-    }
+/// The relayed server stream: the response header `00 00` rides with the first downstream write.
+pub(crate) fn response_stream(io: BoxIo) -> Prepend<BoxIo> {
+    Prepend::new(io, RESPONSE_OK.to_vec())
 }
 
 /// The client half of a VLESS UDP stream, read through a check of its `len(2) | data` framing:

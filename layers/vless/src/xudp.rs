@@ -8,7 +8,7 @@
 use crate::{
     VlessError,
     proto::xudp::{Frame, Status},
-    server::ServerStream,
+    server::response_stream,
 };
 use bytes::{Buf, Bytes, BytesMut};
 use std::{collections::HashMap, io, time::Duration};
@@ -56,7 +56,7 @@ impl Session for XudpSession {
     fn run(self: Box<Self>, connector: BoxConnector) -> BoxFuture<Result<(), BoxError>> {
         Box::pin(async move {
             let XudpSession { io, policy, meta } = *self;
-            let (reader, writer) = tokio::io::split(ServerStream::new(io));
+            let (reader, writer) = tokio::io::split(response_stream(io));
             let (frames, queued) = mpsc::channel(FRAME_QUEUE);
             let mut demux = Demux {
                 connector,
