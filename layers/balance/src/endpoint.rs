@@ -1,20 +1,14 @@
 //! One balanced outbound: its connector, open-connection count and failure back-off.
 
 use std::{
-    io::{self, IoSlice},
-    pin::Pin,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicUsize, Ordering},
     },
-    task::{Context, Poll},
     time::Duration,
 };
-use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf},
-    time::Instant,
-};
-use xypro_core::{BoxConnector, BoxIo};
+use tokio::time::Instant;
+use xypro_core::{BoxConnector, BoxIo, Guarded};
 
 /// The first back-off after a failure; it doubles with each further failure.
 pub(crate) const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -93,8 +87,8 @@ impl Endpoint {
     }
 }
 
-/// One unit of an endpoint's load, given back when dropped.
-pub(crate) struct Load {
+/// One unit of an outbound's load, held by a [`Balanced`] stream and given back when dropped.
+pub struct Load {
     endpoints: Arc<[Endpoint]>,
     index: usize,
 }
@@ -107,6 +101,11 @@ impl Load {
 
     fn endpoint(&self) -> &Endpoint {
         &self.endpoints[self.index]
+    }
+
+    /// The name of the outbound this load counts toward.
+    pub fn outbound(&self) -> &str {
+        &self.endpoint().name
     }
 }
 
@@ -123,78 +122,8 @@ impl Drop for Load {
 }
 
 /// A stream from one of the balanced outbounds; it counts toward that outbound's load until
-/// dropped.
-#[derive(Debug)]
-pub struct Balanced {
-    inner: BoxIo,
-    load: Load,
-}
-
-impl Balanced {
-    pub(crate) fn new(inner: BoxIo, load: Load) -> Self {
-        Balanced { inner, load }
-    }
-
-    /// The name of the outbound that carries this stream.
-    pub fn outbound(&self) -> &str {
-        &self.load.endpoint().name
-    }
-
-    /// The wrapped stream.
-    pub fn get_ref(&self) -> &BoxIo {
-        &self.inner
-    }
-
-    /// The wrapped stream, mutably.
-    pub fn get_mut(&mut self) -> &mut BoxIo {
-        &mut self.inner
-    }
-
-    /// Unwraps the stream; it no longer counts toward the outbound's load.
-    pub fn into_inner(self) -> BoxIo {
-        self.inner
-    }
-}
-
-impl AsyncRead for Balanced {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Balanced {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
+/// dropped, and `stream.guard().outbound()` names the outbound.
+pub type Balanced = Guarded<BoxIo, Load>;
 
 #[cfg(test)]
 mod tests {

@@ -23,7 +23,7 @@
 //!
 //! // Whichever is picked first, the connection goes through the outbound that is up.
 //! let stream = balance.clone().oneshot(Target::tcp("example.com:80".parse::<Address>()?)).await?;
-//! assert_eq!(stream.outbound(), "up");
+//! assert_eq!(stream.guard().outbound(), "up");
 //! assert_eq!(balance.load("up"), Some(1));
 //! drop(stream);
 //! assert_eq!(balance.load("up"), Some(0));
@@ -37,5 +37,5 @@ mod error;
 
 pub use balance::Balance;
 pub use config::BalanceOptions;
-pub use endpoint::Balanced;
+pub use endpoint::{Balanced, Load};
 pub use error::{AllFailed, ConfigError, Reason};

@@ -3,18 +3,14 @@
 use crate::error::LimitClosed;
 use std::{
     future::Future,
-    io::{self, IoSlice},
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
 };
-use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf},
-    sync::{OwnedSemaphorePermit, Semaphore},
-};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::Service;
 use tower_layer::Layer;
-use xypro_core::{BoxError, Target};
+use xypro_core::{BoxError, Guarded, Target};
 
 /// Builds [`ConcurrencyLimit`] connectors that all share one budget of `max` connections.
 #[derive(Debug, Clone)]
@@ -96,77 +92,13 @@ where
         Box::pin(async move {
             let permit = semaphore.acquire_owned().await.map_err(|_| LimitClosed)?;
             let io = inner.call(target).await.map_err(Into::into)?;
-            Ok(Permitted {
-                inner: io,
-                _permit: permit,
-            })
+            Ok(Guarded::new(io, permit))
         })
     }
 }
 
 /// A stream that holds one connection permit until it is dropped.
-#[derive(Debug)]
-pub struct Permitted<S> {
-    inner: S,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl<S> Permitted<S> {
-    /// The wrapped stream.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped stream, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the stream, releasing the permit.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Permitted<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Permitted<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
+pub type Permitted<S> = Guarded<S, OwnedSemaphorePermit>;
 
 #[cfg(test)]
 mod tests {
@@ -225,7 +157,7 @@ mod tests {
         let layer = ConcurrencyLimitLayer::new(1);
         let call = tokio::spawn(layer.layer(service).oneshot(target(1)));
         let (_, reply) = handle.next_request().await.unwrap();
-        reply.send_error(io::Error::from(io::ErrorKind::ConnectionRefused));
+        reply.send_error(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         assert!(call.await.unwrap().is_err());
         assert_eq!(layer.available(), 1);
     }

@@ -64,7 +64,7 @@ async fn skips_a_failing_endpoint_and_retries_it_after_backoff() {
     a.set_down(Some(io::ErrorKind::ConnectionRefused));
     // Every connection succeeds, through `b`, until `a` has been tried once.
     for _ in 0..64 {
-        assert_eq!(connect(&balance).await.unwrap().outbound(), "b");
+        assert_eq!(connect(&balance).await.unwrap().guard().outbound(), "b");
         if a.calls() == 1 {
             break;
         }
@@ -73,7 +73,7 @@ async fn skips_a_failing_endpoint_and_retries_it_after_backoff() {
     // Backing off for 1 s: `a` is skipped.
     tokio::time::sleep(Duration::from_millis(900)).await;
     for _ in 0..20 {
-        assert_eq!(connect(&balance).await.unwrap().outbound(), "b");
+        assert_eq!(connect(&balance).await.unwrap().guard().outbound(), "b");
     }
     assert_eq!(a.calls(), 1);
     // After the back-off `a` is tried again, fails again, and now backs off for 2 s.
@@ -95,7 +95,7 @@ async fn skips_a_failing_endpoint_and_retries_it_after_backoff() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut through_a = 0;
     for _ in 0..64 {
-        if connect(&balance).await.unwrap().outbound() == "a" {
+        if connect(&balance).await.unwrap().guard().outbound() == "a" {
             through_a += 1;
         }
     }
@@ -112,11 +112,11 @@ async fn prefers_the_less_loaded_endpoint() {
     }
     assert_eq!((balance.load("a"), balance.load("b")), (Some(5), Some(5)));
     // Close `a`'s connections: the next four all go to `a`, the less loaded one.
-    streams.retain(|s| s.outbound() == "b");
+    streams.retain(|s| s.guard().outbound() == "b");
     assert_eq!(balance.load("a"), Some(0));
     for _ in 0..4 {
         let stream = connect(&balance).await.unwrap();
-        assert_eq!(stream.outbound(), "a");
+        assert_eq!(stream.guard().outbound(), "a");
         streams.push(stream);
     }
     assert_eq!((balance.load("a"), balance.load("b")), (Some(4), Some(5)));
@@ -183,7 +183,7 @@ async fn when_all_back_off_the_earliest_to_recover_is_tried() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (a_before, b_before) = (a.calls(), b.calls());
     let stream = connect(&balance).await.unwrap();
-    assert_eq!(stream.outbound(), "b");
+    assert_eq!(stream.guard().outbound(), "b");
     assert_eq!((a.calls(), b.calls()), (a_before, b_before + 1));
 }
 
