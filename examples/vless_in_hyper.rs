@@ -4,8 +4,8 @@
 //!
 //! The app's own service decides: [`xypro_websocket::accept_upgrade`] checks the request and
 //! computes the `101` (echoing early data); the app returns it, takes the connection with
-//! `hyper::upgrade::on`, wraps it as a tungstenite WebSocket and a
-//! [`WsByteStream`](xypro_websocket::WsByteStream), and hands that to
+//! `hyper::upgrade::on`, wraps it in a
+//! [`WsByteStream`](xypro_websocket::WsByteStream) (server role), and hands that to
 //! [`VlessAcceptor`](xypro_vless::VlessAcceptor). The destination is dialled with
 //! [`DirectConnector`](xypro_tcp::DirectConnector) and joined by [`xypro_core::relay`]. Every
 //! other request is the web app's business. The server speaks plain HTTP: in production put
@@ -45,15 +45,14 @@ use tokio::{
     net::{TcpListener, TcpStream},
     task::JoinHandle,
 };
-use tokio_tungstenite::{WebSocketStream, tungstenite::protocol::Role};
 use tower::{Layer, ServiceExt};
 use xypro_stack::{
     core::{Accepted, Address, BoxConnector, BoxError, BoxIo, Failure, Incoming, Target, relay},
     tcp::{DirectConnector, TcpConnector},
     vless::{ClientSettings, ServerSettings, VlessAcceptor, VlessLayer, proto::parse_user_id},
     websocket::{
-        ClientOptions, ServerOptions, WsByteStream, WsClientLayer, WsServerSettings,
-        accept_upgrade, websocket_config,
+        ClientOptions, Role, ServerOptions, WsByteStream, WsClientLayer, WsServerSettings,
+        accept_upgrade,
     },
 };
 
@@ -129,10 +128,9 @@ impl App {
         local: SocketAddr,
     ) -> Result<(), BoxError> {
         let upgraded = TokioIo::new(on_upgrade.await?);
-        let ws = WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(websocket_config()))
-            .await;
+        let ws = WsByteStream::new(upgraded, Role::Server).with_prefix(early);
         let incoming = Incoming {
-            io: BoxIo::new(WsByteStream::with_prefix(ws, early)),
+            io: BoxIo::new(ws),
             peer,
             local,
             inbound: "web".into(),

@@ -6,17 +6,17 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
-use tokio_tungstenite::{WebSocketStream, tungstenite::protocol::Role};
-use xypro_websocket::{WsByteStream, websocket_config};
+use xypro_websocket::{Role, WsByteStream};
 
 /// Bytes moved per iteration.
 const TOTAL: usize = 8 << 20;
 
 async fn transfer(chunk: usize) {
     let (a, b) = duplex(256 * 1024);
-    let client = WebSocketStream::from_raw_socket(a, Role::Client, Some(websocket_config())).await;
-    let server = WebSocketStream::from_raw_socket(b, Role::Server, Some(websocket_config())).await;
-    let (mut writer, mut reader) = (WsByteStream::new(client), WsByteStream::new(server));
+    let (mut writer, mut reader) = (
+        WsByteStream::new(a, Role::Client),
+        WsByteStream::new(b, Role::Server),
+    );
     let sending = tokio::spawn(async move {
         let data = vec![0x5a; chunk];
         for _ in 0..TOTAL / chunk {

@@ -14,7 +14,7 @@ use hyper::{Request, Response};
 pub struct AcceptedUpgrade {
     /// The `101 Switching Protocols` answer, echoing early data in `Sec-WebSocket-Protocol`.
     pub response: Response<Empty<Bytes>>,
-    /// The decoded early data (empty when none), to pass to `WsByteStream::with_prefix`.
+    /// The decoded early data (empty when none), to pass to [`WsByteStream::with_prefix`](crate::WsByteStream::with_prefix).
     pub early: Bytes,
 }
 
@@ -22,9 +22,8 @@ pub struct AcceptedUpgrade {
 /// [`WsAcceptor`](crate::WsAcceptor) makes; `Err` names the first failed one (for logs only).
 ///
 /// On success, return `response` from the service, take the connection with
-/// `hyper::upgrade::on(request)` (served `with_upgrades()`), wrap it in a tungstenite
-/// `WebSocketStream` in the server role with [`websocket_config`](crate::websocket_config), and
-/// read it through `WsByteStream::with_prefix(ws, early)`.
+/// `hyper::upgrade::on(request)` (served `with_upgrades()`) and read it through
+/// `WsByteStream::new(TokioIo::new(upgraded), Role::Server).with_prefix(early)`.
 pub fn accept_upgrade<B>(
     req: &Request<B>,
     settings: &WsServerSettings,

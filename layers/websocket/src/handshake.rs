@@ -7,15 +7,11 @@ use crate::{
         request::write_request,
         response::{MAX_RESPONSE_HEAD, parse_response},
     },
-    stream::{io_error, websocket_config},
+    stream::Role,
 };
 use bytes::{Bytes, BytesMut};
-use futures_util::SinkExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio_tungstenite::{
-    WebSocketStream,
-    tungstenite::{Message, handshake::client::generate_key, protocol::Role},
-};
+use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 
 /// Upgrades `io` to a WebSocket, carrying `early` in `Sec-WebSocket-Protocol` when non-empty.
 ///
@@ -52,21 +48,11 @@ where
         (Some(_), Some(_)) => return Err(WsError::ProtocolMismatch),
         _ => false,
     };
-    let leftover = buf.split_off(switched.head_len);
-    let config = Some(websocket_config());
-    let ws = if leftover.is_empty() {
-        WebSocketStream::from_raw_socket(io, Role::Client, config).await
-    } else {
-        WebSocketStream::from_partially_read(io, leftover.to_vec(), Role::Client, config).await
-    };
-    let mut stream = WsByteStream::new(ws);
+    let leftover = buf.split_off(switched.head_len).freeze();
+    let mut stream = WsByteStream::new(io, Role::Client).with_read_ahead(leftover);
     if !early.is_empty() && !echoed && settings.early_data_resend {
         tracing::debug!("websocket: server did not echo early data; resending it as a message");
-        stream
-            .get_mut()
-            .feed(Message::Binary(early))
-            .await
-            .map_err(io_error)?;
+        stream.queue_message(&early);
     }
     Ok(stream)
 }

@@ -36,6 +36,7 @@ mod client_stream;
 mod config;
 mod embed;
 mod error;
+mod frame;
 mod handshake;
 mod proto;
 mod server;
@@ -52,6 +53,5 @@ pub use error::{ConfigError, WsError};
 pub use proto::early_data;
 pub use server::{MAX_REQUEST_HEAD, WsAcceptor, WsServerLayer};
 pub use stream::{
-    CLOSE_DELAY, MAX_MESSAGE_SIZE, MAX_WRITE_BUFFER_SIZE, MAX_WRITE_MESSAGE, READ_BUFFER_SIZE,
-    WRITE_BUFFER_SIZE, WsByteStream, websocket_config,
+    CLOSE_DELAY, MAX_FRAME_SIZE, MAX_WRITE_MESSAGE, Role, WRITE_BUFFER_SIZE, WsByteStream,
 };

@@ -10,7 +10,7 @@
 use crate::{
     WsByteStream, WsError, WsServerSettings,
     proto::accept::{check_request, not_found, switching},
-    stream::websocket_config,
+    stream::Role,
 };
 use bytes::Bytes;
 use http_body_util::Empty;
@@ -29,7 +29,6 @@ use std::{
     task::{Context, Poll, ready},
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_tungstenite::{WebSocketStream, tungstenite::protocol::Role};
 use tower::{Layer, Service};
 use xypro_core::{Accepted, BoxError, BoxIo, Incoming};
 
@@ -143,9 +142,9 @@ where
                 local,
                 inbound,
             } = incoming;
-            let (io, early) = upgrade(shared, io, peer).await?;
+            let ws = upgrade(shared, io, peer).await?;
             let incoming = Incoming {
-                io: BoxIo::new(WsByteStream::with_prefix(io, early)),
+                io: BoxIo::new(ws),
                 peer,
                 local,
                 inbound,
@@ -155,13 +154,13 @@ where
     }
 }
 
-/// Serves one HTTP/1.1 exchange on `io` within the deadline; returns the WebSocket and the
-/// early data on an upgrade.
+/// Serves one HTTP/1.1 exchange on `io` within the deadline; on an upgrade, returns the
+/// WebSocket, which reads the early data first.
 async fn upgrade(
     shared: Arc<Shared>,
     io: BoxIo,
     peer: std::net::SocketAddr,
-) -> Result<(WebSocketStream<BoxIo>, Bytes), WsError> {
+) -> Result<WsByteStream<BoxIo>, WsError> {
     let after = shared.settings.handshake_timeout;
     let outcome = Arc::new(Mutex::new(Outcome::None));
     let called = Arc::new(AtomicBool::new(false));
@@ -198,13 +197,10 @@ async fn upgrade(
         Ok(parts) => (parts.io.into_inner().io, parts.read_buf),
         Err(upgraded) => (BoxIo::new(TokioIo::new(upgraded)), Bytes::new()),
     };
-    let config = Some(websocket_config());
-    let ws = if read_ahead.is_empty() {
-        WebSocketStream::from_raw_socket(io, Role::Server, config).await
-    } else {
-        WebSocketStream::from_partially_read(io, read_ahead.to_vec(), Role::Server, config).await
-    };
-    Ok((ws, early))
+    let ws = WsByteStream::new(io, Role::Server)
+        .with_read_ahead(read_ahead)
+        .with_prefix(early);
+    Ok(ws)
 }
 
 /// What the one request on a connection turned out to be.
