@@ -13,6 +13,7 @@ mod io;
 mod policy;
 mod pool;
 mod prefixed;
+mod read_ahead;
 mod relay;
 mod target;
 
@@ -24,6 +25,7 @@ pub use guarded::Guarded;
 pub use io::{BoxIo, Io};
 pub use policy::{DestinationPolicy, is_public_ip};
 pub use prefixed::Prefixed;
+pub use read_ahead::ReadAhead;
 pub use relay::{RelayStats, relay};
 pub use target::{Meta, Network, Target};
 

@@ -1,14 +1,13 @@
 //! `TlsConnector`: dials through the inner connector, then runs a rustls client handshake.
 
-use crate::{TlsClientSettings, TlsError};
+use crate::{ClientTlsStream, TlsClientSettings, TlsError};
 use std::{
     future::Future,
     pin::Pin,
     task::{Context, Poll},
 };
-use tokio_rustls::client::TlsStream;
 use tower::{Layer, Service};
-use xypro_core::{BoxError, Io, Target};
+use xypro_core::{BoxError, Io, ReadAhead, Target};
 
 /// Wraps a connector so its streams are TLS client connections to the configured server name.
 #[derive(Debug, Clone)]
@@ -72,7 +71,7 @@ where
     C::Error: Into<BoxError>,
     C::Future: Send + 'static,
 {
-    type Response = TlsStream<C::Response>;
+    type Response = ClientTlsStream<C::Response>;
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 
@@ -87,7 +86,7 @@ where
         Box::pin(async move {
             let io = connecting.await.map_err(Into::into)?;
             let mut stream = tls
-                .connect(server_name.clone(), io)
+                .connect(server_name.clone(), ReadAhead::new(io))
                 .await
                 .map_err(|source| {
                     let server_name = server_name.to_str().into_owned();

@@ -1,8 +1,8 @@
 //! TLS for xypro-stack: a rustls client connector layer and a server accept layer, both on the
 //! aws-lc-rs provider, with session resumption on and `http/1.1` as the only default ALPN.
 //!
-//! [`TlsConnector`] wraps an inner connector (usually `tcp`) and returns
-//! [`tokio_rustls::client::TlsStream`]; [`TlsAcceptor`] wraps an inbound service and hands it the
+//! [`TlsConnector`] wraps an inner connector (usually `tcp`) and returns a
+//! [`ClientTlsStream`]; [`TlsAcceptor`] wraps an inbound service and hands it the
 //! decrypted stream. Options deserialize from YAML ([`ClientOptions`], [`ServerOptions`]) and
 //! validate into settings that hold one shared rustls configuration.
 //!
@@ -46,6 +46,7 @@ pub use error::{ConfigError, TlsError};
 /// The rustls version this crate builds on, for custom `ClientConfig`/`ServerConfig`s.
 pub use rustls;
 pub use server::{TlsAcceptor, TlsServerLayer};
-pub use tokio_rustls::{
-    client::TlsStream as ClientTlsStream, server::TlsStream as ServerTlsStream,
-};
+pub use tokio_rustls::server::TlsStream as ServerTlsStream;
+
+/// The stream [`TlsConnector`] returns: rustls over the inner stream, read ahead in large chunks.
+pub type ClientTlsStream<S> = tokio_rustls::client::TlsStream<xypro_core::ReadAhead<S>>;

@@ -8,7 +8,7 @@ use std::{
     task::{Context, Poll},
 };
 use tower::{Layer, Service};
-use xypro_core::{Accepted, BoxError, BoxIo, Incoming};
+use xypro_core::{Accepted, BoxError, BoxIo, Incoming, ReadAhead};
 
 /// Wraps an inbound service so it receives the decrypted side of a TLS connection.
 #[derive(Debug, Clone)]
@@ -92,7 +92,7 @@ where
                 local,
                 inbound,
             } = incoming;
-            let mut stream = match tokio::time::timeout(deadline, tls.accept(io)).await {
+            let mut stream = match tokio::time::timeout(deadline, tls.accept(ReadAhead::new(io))).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(source)) => return Err(TlsError::Accept { peer, source }.into()),
                 Err(_) => {
