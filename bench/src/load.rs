@@ -31,6 +31,40 @@ pub(crate) struct Settings {
     pub(crate) idle_tunnels: usize,
     /// Duration of the connection-rate measurement.
     pub(crate) rate_for: Duration,
+    /// The measurements to run.
+    pub(crate) only: Vec<Measure>,
+}
+
+/// A group of rows that can be measured on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Measure {
+    /// Download, upload and 16 parallel downloads.
+    Throughput,
+    /// Setup latency p50 and p99.
+    Setup,
+    /// Connections per second.
+    Rate,
+    /// CPU seconds per GiB.
+    Cpu,
+    /// RSS per idle tunnel.
+    Memory,
+}
+
+impl Measure {
+    /// Every measurement, in report order.
+    pub(crate) const ALL: [Measure; 5] = [
+        Measure::Throughput,
+        Measure::Setup,
+        Measure::Rate,
+        Measure::Cpu,
+        Measure::Memory,
+    ];
+}
+
+impl Settings {
+    fn wants(&self, measure: Measure) -> bool {
+        self.only.contains(&measure)
+    }
 }
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -199,7 +233,12 @@ pub(crate) async fn measure_all(
     let mut results = Results::new(names.clone());
     // Memory first, while every process is fresh: later bulk transfers leave freed memory
     // in the allocators that would hide what idle tunnels cost.
-    let memory = idle_memory(stacks, target, settings.idle_tunnels).await?;
+    let memory = if settings.wants(Measure::Memory) {
+        idle_memory(stacks, target, settings.idle_tunnels).await?
+    } else {
+        let none = vec![None; systems.len()];
+        memory_rows(none.clone(), none)
+    };
     let mut samples = vec![vec![Vec::new(); systems.len() + 1]; 7];
     for round in 0..settings.rounds {
         eprintln!("round {} of {}", round + 1, settings.rounds);
@@ -209,17 +248,26 @@ pub(crate) async fn measure_all(
             .chain([None])
             .enumerate()
         {
-            samples[0][i].push(mb / download(entry, target, settings.bytes).await?);
-            samples[1][i].push(mb / upload(entry, target, settings.bytes).await?);
-            let each = settings.bytes / 16;
-            samples[2][i]
-                .push(16.0 * each as f64 / 1e6 / parallel_download(entry, target, 16, each).await?);
-            let latencies = setup_latencies(entry, target, 200).await?;
-            samples[3][i].push(latencies[latencies.len() / 2]);
-            samples[4][i].push(latencies[latencies.len() * 99 / 100]);
-            samples[5][i].push(connection_rate(entry, target, 64, settings.rate_for).await?);
+            if settings.wants(Measure::Throughput) {
+                samples[0][i].push(mb / download(entry, target, settings.bytes).await?);
+                samples[1][i].push(mb / upload(entry, target, settings.bytes).await?);
+                let each = settings.bytes / 16;
+                let seconds = parallel_download(entry, target, 16, each).await?;
+                samples[2][i].push(16.0 * each as f64 / 1e6 / seconds);
+            }
+            if settings.wants(Measure::Setup) {
+                let latencies = setup_latencies(entry, target, 200).await?;
+                samples[3][i].push(latencies[latencies.len() / 2]);
+                samples[4][i].push(latencies[latencies.len() * 99 / 100]);
+            }
+            if settings.wants(Measure::Rate) {
+                samples[5][i].push(connection_rate(entry, target, 64, settings.rate_for).await?);
+            }
         }
         for (i, system) in systems.iter().enumerate() {
+            if !settings.wants(Measure::Cpu) {
+                break;
+            }
             let server = stacks.servers[system.server].pid();
             let before = cpu_seconds(system.client.pid())? + cpu_seconds(server)?;
             download(Some(system.client.addr), target, settings.bytes).await?;
@@ -282,7 +330,12 @@ async fn idle_memory(stacks: &Stacks, target: SocketAddr, tunnels: usize) -> Res
         // Let both ends see the closes before the next system is measured.
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
-    Ok([
+    Ok(memory_rows(client, server))
+}
+
+/// The two memory rows from per-system kilobytes per tunnel.
+fn memory_rows(client: Vec<Option<f64>>, server: Vec<Option<f64>>) -> [Row; 2] {
+    [
         Row {
             metric: "RSS per idle tunnel, client",
             unit: "KB",
@@ -295,7 +348,7 @@ async fn idle_memory(stacks: &Stacks, target: SocketAddr, tunnels: usize) -> Res
             direct: None,
             values: server,
         },
-    ])
+    ]
 }
 
 /// The machine's limits: one-core AES-128-GCM throughput from `openssl speed`, in MB/s.

@@ -33,6 +33,9 @@ struct Args {
     /// Seconds of the connections-per-second measurement.
     #[arg(long, default_value_t = 3)]
     rate_seconds: u64,
+    /// Measure only these (comma-separated); the other rows show `–`.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = load::Measure::ALL)]
+    only: Vec<load::Measure>,
     /// Where to write the markdown report.
     #[arg(long, default_value = "target/bench/results.md")]
     out: PathBuf,
@@ -63,6 +66,7 @@ async fn run(args: &Args) -> Result<String, Box<dyn std::error::Error>> {
         rounds: args.rounds,
         idle_tunnels: args.idle_tunnels,
         rate_for: Duration::from_secs(args.rate_seconds),
+        only: args.only.clone(),
     };
     let results = load::measure_all(&stacks, target, &settings).await?;
     Ok(report::render(&results, &settings, &load::limits().await))

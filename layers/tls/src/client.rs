@@ -95,10 +95,13 @@ where
                         source,
                     }
                 })?;
-            stream
-                .get_mut()
-                .1
-                .set_buffer_limit(Some(crate::SEND_BUFFER_LIMIT));
+            let conn = stream.get_mut().1;
+            conn.set_buffer_limit(Some(crate::SEND_BUFFER_LIMIT));
+            tracing::debug!(
+                handshake = ?conn.handshake_kind(),
+                group = ?conn.negotiated_key_exchange_group().map(|g| g.name()),
+                "tls: connected"
+            );
             Ok(stream)
         })
     }

@@ -5,7 +5,9 @@ use crate::{
     insecure::AcceptAnyCertificate,
     pem::{load_certs, load_key, load_roots},
 };
-use rustls::{ClientConfig, ServerConfig, crypto::CryptoProvider, pki_types::ServerName};
+use rustls::{
+    CipherSuite, ClientConfig, ServerConfig, crypto::CryptoProvider, pki_types::ServerName,
+};
 use serde::Deserialize;
 use std::{
     path::{Path, PathBuf},
@@ -16,9 +18,23 @@ use std::{
 /// The server's handshake deadline when `handshake_timeout` is not set.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The rustls provider every configuration of this crate uses: aws-lc-rs, never the process default.
+/// The rustls provider every configuration of this crate uses: aws-lc-rs, never the process
+/// default, with AES-128-GCM preferred in each TLS version (as browsers and Go order them).
+///
+/// aws-lc-rs lists AES-256-GCM with SHA-384 first; AES-128-GCM encrypts about 30% faster and
+/// its SHA-256 key schedule runs on the CPU's SHA extensions, which SHA-384 has none of.
 pub fn crypto_provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.cipher_suites.sort_by_key(|suite| {
+        let aes_128 = matches!(
+            suite.suite(),
+            CipherSuite::TLS13_AES_128_GCM_SHA256
+                | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+                | CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+        );
+        (suite.version() != &rustls::version::TLS13, !aes_128)
+    });
+    Arc::new(provider)
 }
 
 /// Options of the outbound `tls` layer: `{ server_name, ca, alpn, insecure }`.
@@ -193,6 +209,22 @@ mod tests {
 
     fn base() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+    }
+
+    #[test]
+    fn aes_128_gcm_comes_first_in_each_version() {
+        let suites: Vec<CipherSuite> = crypto_provider()
+            .cipher_suites
+            .iter()
+            .map(|s| s.suite())
+            .collect();
+        assert_eq!(suites[0], CipherSuite::TLS13_AES_128_GCM_SHA256);
+        assert_eq!(suites[1], CipherSuite::TLS13_AES_256_GCM_SHA384);
+        let first_tls12 = suites.iter().position(|s| format!("{s:?}").starts_with("TLS_ECDHE"));
+        assert!(matches!(
+            first_tls12.map(|i| suites[i]),
+            Some(CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)
+        ));
     }
 
     #[test]
