@@ -44,7 +44,10 @@ impl<S> ReadAhead<S> {
 
     /// Copies read-ahead bytes into `buf`, giving the chunk back once it is empty.
     fn drain_into(&mut self, buf: &mut ReadBuf<'_>) {
-        let chunk = self.chunk.as_deref().expect("read-ahead bytes imply a chunk");
+        let chunk = self
+            .chunk
+            .as_deref()
+            .expect("read-ahead bytes imply a chunk");
         let n = buf.remaining().min(self.end - self.pos);
         buf.put_slice(&chunk[self.pos..self.pos + n]);
         self.pos += n;

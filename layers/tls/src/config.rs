@@ -1,12 +1,13 @@
 //! YAML options of the `tls` layers and the settings they validate into.
 
 use crate::{
-    ConfigError,
+    ConfigError, TicketStore,
     insecure::AcceptAnyCertificate,
     pem::{load_certs, load_key, load_roots},
 };
 use rustls::{
-    CipherSuite, ClientConfig, ServerConfig, crypto::CryptoProvider, pki_types::ServerName,
+    CipherSuite, ClientConfig, ServerConfig, client::Resumption, crypto::CryptoProvider,
+    pki_types::ServerName,
 };
 use serde::Deserialize;
 use std::{
@@ -138,6 +139,7 @@ impl ClientOptions {
                 .with_no_client_auth()
         };
         config.alpn_protocols = alpn_protocols(&self.alpn)?;
+        config.resumption = Resumption::store(Arc::new(TicketStore::new()));
         Ok(TlsClientSettings {
             server_name,
             config: Arc::new(config),
@@ -220,7 +222,9 @@ mod tests {
             .collect();
         assert_eq!(suites[0], CipherSuite::TLS13_AES_128_GCM_SHA256);
         assert_eq!(suites[1], CipherSuite::TLS13_AES_256_GCM_SHA384);
-        let first_tls12 = suites.iter().position(|s| format!("{s:?}").starts_with("TLS_ECDHE"));
+        let first_tls12 = suites
+            .iter()
+            .position(|s| format!("{s:?}").starts_with("TLS_ECDHE"));
         assert!(matches!(
             first_tls12.map(|i| suites[i]),
             Some(CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)

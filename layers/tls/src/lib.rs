@@ -36,6 +36,7 @@ mod error;
 mod insecure;
 mod pem;
 mod server;
+mod tickets;
 
 pub use client::{TlsClientLayer, TlsConnector};
 pub use config::{
@@ -46,6 +47,7 @@ pub use error::{ConfigError, TlsError};
 /// The rustls version this crate builds on, for custom `ClientConfig`/`ServerConfig`s.
 pub use rustls;
 pub use server::{TlsAcceptor, TlsServerLayer};
+pub use tickets::{TICKETS_PER_SERVER, TicketStore};
 pub use tokio_rustls::server::TlsStream as ServerTlsStream;
 
 /// The stream [`TlsConnector`] returns: rustls over the inner stream, read ahead in large chunks.

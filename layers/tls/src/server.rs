@@ -92,17 +92,18 @@ where
                 local,
                 inbound,
             } = incoming;
-            let mut stream = match tokio::time::timeout(deadline, tls.accept(ReadAhead::new(io))).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(source)) => return Err(TlsError::Accept { peer, source }.into()),
-                Err(_) => {
-                    return Err(TlsError::AcceptTimeout {
-                        peer,
-                        after: deadline,
+            let mut stream =
+                match tokio::time::timeout(deadline, tls.accept(ReadAhead::new(io))).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(source)) => return Err(TlsError::Accept { peer, source }.into()),
+                    Err(_) => {
+                        return Err(TlsError::AcceptTimeout {
+                            peer,
+                            after: deadline,
+                        }
+                        .into());
                     }
-                    .into());
-                }
-            };
+                };
             stream
                 .get_mut()
                 .1

@@ -136,6 +136,32 @@ async fn second_connection_is_resumed() {
 }
 
 #[tokio::test]
+async fn a_burst_of_forty_connections_all_resumes() {
+    // rustls' own cache keeps 8 tickets per server, so most of such a burst would verify the
+    // certificate again; each connection here leaves one spare ticket (the server sends two).
+    let (addr, _outcomes) = serve(test_server(None)).await;
+    let connector = connector(addr, &test_client("localhost")).unwrap();
+    let mut warm = connector.clone().oneshot(target()).await.unwrap();
+    echo_round_trip(&mut warm).await;
+    for _ in 0..40 {
+        let mut stream = connector.clone().oneshot(target()).await.unwrap();
+        echo_round_trip(&mut stream).await;
+    }
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let connecting = connector.clone().oneshot(target());
+        burst.spawn(async move { connecting.await.unwrap() });
+    }
+    let mut full = 0;
+    while let Some(stream) = burst.join_next().await {
+        full += usize::from(
+            stream.unwrap().get_ref().1.handshake_kind() != Some(HandshakeKind::Resumed),
+        );
+    }
+    assert_eq!(full, 0, "connections of the burst that were not resumed");
+}
+
+#[tokio::test]
 async fn wrong_server_name_is_a_clear_certificate_error() {
     let (addr, mut outcomes) = serve(test_server(None)).await;
     let connector = connector(addr, &test_client("wrong.test")).unwrap();
