@@ -42,12 +42,20 @@ impl Source {
         if !self.leftover.is_empty() {
             let n = dst.len().min(self.leftover.len());
             dst[..n].copy_from_slice(&self.leftover[..n]);
-            self.leftover.advance(n);
+            self.advance_leftover(n);
             return Poll::Ready(Ok(n));
         }
         let mut read = ReadBuf::new(dst);
         ready!(Pin::new(io).poll_read(cx, &mut read))?;
         Poll::Ready(Ok(read.filled().len()))
+    }
+
+    /// Consumes `n` leftover bytes, letting go of the buffer they came from once all are read.
+    fn advance_leftover(&mut self, n: usize) {
+        self.leftover.advance(n);
+        if self.leftover.is_empty() {
+            self.leftover = Bytes::new();
+        }
     }
 
     /// Reads the next frame header; `None` when the connection ended cleanly before it.
@@ -74,7 +82,7 @@ impl Source {
             } else {
                 let n = room.len().min(self.leftover.len());
                 room[..n].copy_from_slice(&self.leftover[..n]);
-                self.leftover.advance(n);
+                self.advance_leftover(n);
                 n
             };
             if n == 0 {
@@ -167,14 +175,20 @@ impl Inbound {
         }
     }
 
-    /// Sets the connection bytes already read past the HTTP head.
+    /// Sets the connection bytes already read past the HTTP head. They are usually a slice of
+    /// the HTTP read buffer, which is let go of as soon as they have been read (at once if none).
     pub(crate) fn set_leftover(&mut self, leftover: Bytes) {
         self.source.leftover = leftover;
+        self.source.advance_leftover(0);
     }
 
     /// Sets payload bytes to return before any frame.
     pub(crate) fn set_prefix(&mut self, prefix: Bytes) {
-        self.prefix = prefix;
+        self.prefix = if prefix.is_empty() {
+            Bytes::new()
+        } else {
+            prefix
+        };
     }
 
     /// Fills `buf` with payload bytes from as many frames as are ready, answering control
@@ -193,6 +207,9 @@ impl Inbound {
             let n = buf.remaining().min(self.prefix.len());
             buf.put_slice(&self.prefix[..n]);
             self.prefix.advance(n);
+            if self.prefix.is_empty() {
+                self.prefix = Bytes::new();
+            }
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();

@@ -308,3 +308,26 @@ fn big_header(len: u64) -> Vec<u8> {
     out.extend_from_slice(&[1, 2, 3, 4]);
     out
 }
+
+#[tokio::test]
+async fn read_ahead_buffers_are_let_go_of_once_read() {
+    // The read-ahead is usually a slice of a larger HTTP read buffer: an idle stream must not
+    // keep that buffer alive.
+    let head_buffer = Bytes::from(frame(0x82, None, b"first frame"));
+    let (a, _peer) = duplex(64);
+    let mut ours = WsByteStream::new(a, Role::Client).with_read_ahead(head_buffer.slice(..));
+    let mut got = [0; 11];
+    ours.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got, b"first frame");
+    assert!(
+        head_buffer.try_into_mut().is_ok(),
+        "the stream let go of the buffer"
+    );
+
+    let empty = Bytes::from(vec![0u8; 8192]);
+    let _ours = WsByteStream::new(duplex(64).0, Role::Server).with_read_ahead(empty.slice(..0));
+    assert!(
+        empty.try_into_mut().is_ok(),
+        "an empty read-ahead is not kept"
+    );
+}
