@@ -13,7 +13,7 @@ use std::{
     pin::Pin,
     task::{Context, Poll, Waker},
 };
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Prefixes are checked one by one up to this length, then only around the message end.
 const PREFIX_CHECK_LIMIT: usize = 600;
@@ -128,6 +128,25 @@ impl AsyncRead for ChunkedReader<'_> {
         let (now, later) = self.data.split_at(n);
         buf.put_slice(now);
         self.data = later;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Writes are accepted and dropped, so a reader can stand in for a whole connection.
+impl AsyncWrite for ChunkedReader<'_> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
 }
