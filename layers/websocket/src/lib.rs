@@ -6,7 +6,9 @@
 //! [`WsClientStream`]. [`WsAcceptor`] wraps an inbound service: it answers the upgrade with
 //! hyper (every other request gets the same empty `404`) and hands the inner service a
 //! [`WsByteStream`] that replays the early data first. Every write is one binary message,
-//! queued until flushed; reads concatenate messages. To serve the upgrade from a hyper service
+//! queued until flushed; reads concatenate messages. The data phase is framed here (tungstenite
+//! parses and formats the headers): payloads are read straight into the caller's buffer and
+//! nothing is buffered per connection while it is idle. To serve the upgrade from a hyper service
 //! of your own (one path of an existing web server), use [`accept_upgrade`].
 //!
 //! Options deserialize from YAML ([`ClientOptions`], [`ServerOptions`]) and validate into
