@@ -8,6 +8,7 @@ mod accept;
 mod address;
 mod datagram;
 mod error;
+mod forward;
 mod guarded;
 mod io;
 mod policy;

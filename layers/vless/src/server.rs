@@ -10,7 +10,7 @@ use crate::{
 use bytes::BytesMut;
 use rand::Rng;
 use std::{
-    io::{self, IoSlice},
+    io::{self},
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -18,7 +18,7 @@ use std::{
 };
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf},
+    io::{AsyncRead, AsyncReadExt, ReadBuf},
     time::Instant,
 };
 use tower::Service;
@@ -263,35 +263,7 @@ impl AsyncRead for UdpFrameCheck {
     }
 }
 
-impl AsyncWrite for UdpFrameCheck {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
+xypro_core::forward_write!(UdpFrameCheck, inner);
 
 #[cfg(test)]
 mod tests {
