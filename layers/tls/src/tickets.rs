@@ -32,7 +32,7 @@ struct Server {
 /// of a few servers.
 #[derive(Debug, Default)]
 pub struct TicketStore {
-    servers: Mutex<(u64, HashMap<ServerName<'static>, Server>)>,
+    servers: Mutex<(u64, HashMap<String, Server>)>,
 }
 
 impl TicketStore {
@@ -48,11 +48,12 @@ impl TicketStore {
         create: bool,
         f: impl FnOnce(&mut Server) -> T,
     ) -> Option<T> {
-        let name = name.to_owned();
+        // Keyed by the name's text, which a DNS name lends without allocating.
+        let key = name.to_str();
         let mut guard = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
         let (clock, servers) = &mut *guard;
         *clock += 1;
-        if !servers.contains_key(&name) {
+        if !servers.contains_key(key.as_ref()) {
             if !create {
                 return None;
             }
@@ -65,8 +66,9 @@ impl TicketStore {
                     servers.remove(&oldest);
                 }
             }
+            servers.insert(key.clone().into_owned(), Server::default());
         }
-        let server = servers.entry(name).or_default();
+        let server = servers.get_mut(key.as_ref())?;
         server.last_used = *clock;
         Some(f(server))
     }
