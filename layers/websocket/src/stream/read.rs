@@ -39,23 +39,7 @@ impl Source {
             self.start += n;
             return Poll::Ready(Ok(n));
         }
-        if !self.leftover.is_empty() {
-            let n = dst.len().min(self.leftover.len());
-            dst[..n].copy_from_slice(&self.leftover[..n]);
-            self.advance_leftover(n);
-            return Poll::Ready(Ok(n));
-        }
-        let mut read = ReadBuf::new(dst);
-        ready!(Pin::new(io).poll_read(cx, &mut read))?;
-        Poll::Ready(Ok(read.filled().len()))
-    }
-
-    /// Consumes `n` leftover bytes, letting go of the buffer they came from once all are read.
-    fn advance_leftover(&mut self, n: usize) {
-        self.leftover.advance(n);
-        if self.leftover.is_empty() {
-            self.leftover = Bytes::new();
-        }
+        poll_read_behind(&mut self.leftover, io, cx, dst)
     }
 
     /// Reads the next frame header; `None` when the connection ended cleanly before it.
@@ -75,16 +59,7 @@ impl Source {
             self.ahead.copy_within(self.start..self.end, 0);
             (self.start, self.end) = (0, self.end - self.start);
             let room = &mut self.ahead[self.end..];
-            let n = if self.leftover.is_empty() {
-                let mut read = ReadBuf::new(room);
-                ready!(Pin::new(&mut *io).poll_read(cx, &mut read))?;
-                read.filled().len()
-            } else {
-                let n = room.len().min(self.leftover.len());
-                room[..n].copy_from_slice(&self.leftover[..n]);
-                self.advance_leftover(n);
-                n
-            };
+            let n = ready!(poll_read_behind(&mut self.leftover, io, cx, room))?;
             if n == 0 {
                 if self.end == 0 {
                     return Poll::Ready(Ok(None));
@@ -93,6 +68,33 @@ impl Source {
             }
             self.end += n;
         }
+    }
+}
+
+/// Reads into `dst` from `leftover` while it lasts, then from `io`; 0 means the connection ended.
+fn poll_read_behind<S: AsyncRead + Unpin>(
+    leftover: &mut Bytes,
+    io: &mut S,
+    cx: &mut Context<'_>,
+    dst: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    if !leftover.is_empty() {
+        let n = dst.len().min(leftover.len());
+        dst[..n].copy_from_slice(&leftover[..n]);
+        consume(leftover, n);
+        return Poll::Ready(Ok(n));
+    }
+    let mut read = ReadBuf::new(dst);
+    ready!(Pin::new(io).poll_read(cx, &mut read))?;
+    Poll::Ready(Ok(read.filled().len()))
+}
+
+/// Drops the first `n` bytes, letting go of the buffer behind them once none are left (they
+/// are usually a slice of a larger HTTP read buffer).
+fn consume(bytes: &mut Bytes, n: usize) {
+    bytes.advance(n);
+    if bytes.is_empty() {
+        *bytes = Bytes::new();
     }
 }
 
@@ -175,20 +177,16 @@ impl Inbound {
         }
     }
 
-    /// Sets the connection bytes already read past the HTTP head. They are usually a slice of
-    /// the HTTP read buffer, which is let go of as soon as they have been read (at once if none).
+    /// Sets the connection bytes already read past the HTTP head.
     pub(crate) fn set_leftover(&mut self, leftover: Bytes) {
         self.source.leftover = leftover;
-        self.source.advance_leftover(0);
+        consume(&mut self.source.leftover, 0);
     }
 
     /// Sets payload bytes to return before any frame.
     pub(crate) fn set_prefix(&mut self, prefix: Bytes) {
-        self.prefix = if prefix.is_empty() {
-            Bytes::new()
-        } else {
-            prefix
-        };
+        self.prefix = prefix;
+        consume(&mut self.prefix, 0);
     }
 
     /// Fills `buf` with payload bytes from as many frames as are ready, answering control
@@ -206,10 +204,7 @@ impl Inbound {
         if !self.prefix.is_empty() {
             let n = buf.remaining().min(self.prefix.len());
             buf.put_slice(&self.prefix[..n]);
-            self.prefix.advance(n);
-            if self.prefix.is_empty() {
-                self.prefix = Bytes::new();
-            }
+            consume(&mut self.prefix, n);
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();

@@ -21,6 +21,9 @@ pub const MAX_WRITE_MESSAGE: usize = 64 * 1024;
 /// Writes at least this long skip the queue when it is empty and the frame needs no mask.
 const DIRECT_WRITE_MIN: usize = 16 * 1024;
 
+/// Slices of a direct write: the header and up to three of the caller's buffers.
+const DIRECT_SLICES: usize = 4;
+
 /// Capacity of a queue buffer: the flush threshold, one more message, and control frames.
 const QUEUE_CAPACITY: usize = WRITE_BUFFER_SIZE + MAX_WRITE_MESSAGE + 4 * (MAX_HEAD + MAX_CONTROL);
 
@@ -130,7 +133,7 @@ impl Outbound {
             && self.pending() == 0
             && self.pong.is_none()
             && total >= DIRECT_WRITE_MIN
-            && bufs.len() < 4
+            && bufs.len() < DIRECT_SLICES
             && io.is_write_vectored();
         if direct {
             return self.poll_write_direct(io, cx, bufs, total);
@@ -149,7 +152,7 @@ impl Outbound {
     ) -> Poll<io::Result<usize>> {
         let mut head = [0; MAX_HEAD];
         let head_len = encode_head(&mut head, OpCode::Data(Data::Binary), total, None);
-        let mut slices = [IoSlice::new(&[]); 4];
+        let mut slices = [IoSlice::new(&[]); DIRECT_SLICES];
         slices[0] = IoSlice::new(&head[..head_len]);
         let mut room = total;
         for (slot, buf) in slices[1..].iter_mut().zip(bufs) {
