@@ -264,15 +264,15 @@ pub(crate) async fn measure_all(
                 samples[5][i].push(connection_rate(entry, target, 64, settings.rate_for).await?);
             }
         }
-        for (i, system) in systems.iter().enumerate() {
-            if !settings.wants(Measure::Cpu) {
-                break;
+        if settings.wants(Measure::Cpu) {
+            for (i, system) in systems.iter().enumerate() {
+                let server = stacks.servers[system.server].pid();
+                let before = cpu_seconds(system.client.pid())? + cpu_seconds(server)?;
+                download(Some(system.client.addr), target, settings.bytes).await?;
+                let after = cpu_seconds(system.client.pid())? + cpu_seconds(server)?;
+                let gib = settings.bytes as f64 / (1u64 << 30) as f64;
+                samples[6][i].push((after - before) / gib);
             }
-            let server = stacks.servers[system.server].pid();
-            let before = cpu_seconds(system.client.pid())? + cpu_seconds(server)?;
-            download(Some(system.client.addr), target, settings.bytes).await?;
-            let after = cpu_seconds(system.client.pid())? + cpu_seconds(server)?;
-            samples[6][i].push((after - before) / (settings.bytes as f64 / (1u64 << 30) as f64));
         }
     }
     let rows = [

@@ -66,7 +66,7 @@ impl TicketStore {
                     servers.remove(&oldest);
                 }
             }
-            servers.insert(key.clone().into_owned(), Server::default());
+            servers.insert(key.as_ref().to_owned(), Server::default());
         }
         let server = servers.get_mut(key.as_ref())?;
         server.last_used = *clock;
