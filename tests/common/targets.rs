@@ -1,54 +1,61 @@
 //! Real destination servers on 127.0.0.1:0: HTTP, echo, bulk source/sink, UDP echo.
 
 use sha2::{Digest, Sha256};
-use std::net::SocketAddr;
+use std::{future::Future, net::SocketAddr};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, UdpSocket},
+    net::{TcpListener, TcpStream, UdpSocket},
     sync::mpsc,
 };
 
-/// A minimal HTTP/1.1 server answering every request with `body`; counts connections.
-pub async fn http_server(body: &'static str) -> (SocketAddr, mpsc::UnboundedReceiver<()>) {
+/// Accepts connections on 127.0.0.1:0, running `handle` on each in its own task; reports every
+/// accepted connection on the channel.
+async fn serve<F, Fut>(handle: F) -> (SocketAddr, mpsc::UnboundedReceiver<()>)
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
+        while let Ok((stream, _)) = listener.accept().await {
             let _ = tx.send(());
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
+            tokio::spawn(handle(stream));
         }
     });
     (addr, rx)
 }
 
 /// Echoes every byte back until the client closes.
-pub async fn echo_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut r, mut w) = stream.into_split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
+async fn echo(stream: TcpStream) {
+    let (mut r, mut w) = stream.into_split();
+    let _ = tokio::io::copy(&mut r, &mut w).await;
+}
+
+/// A minimal HTTP/1.1 server answering every request with `body`; counts connections.
+pub async fn http_server(body: &'static str) -> (SocketAddr, mpsc::UnboundedReceiver<()>) {
+    serve(move |mut stream| async move {
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
         }
-    });
-    addr
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(response.as_bytes()).await;
+    })
+    .await
+}
+
+/// Echoes every byte back until the client closes.
+pub async fn echo_server() -> SocketAddr {
+    serve(echo).await.0
 }
 
 /// Deterministic pseudo-random bytes (xorshift), the same for the same seed.
@@ -67,10 +74,12 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
 
 /// SHA-256 as hex.
 pub fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(data))
+}
+
+/// Lowercase hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Marks an upload request in [`bulk_server`]'s 8-byte header.
@@ -80,44 +89,34 @@ pub const UPLOAD: u64 = 1 << 63;
 /// `n & UPLOAD`, reads `n & !UPLOAD` bytes and answers with their SHA-256 hex (no half-close
 /// needed, since WebSocket tunnels cannot carry one).
 pub async fn bulk_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let Ok(header) = stream.read_u64().await else {
-                    return;
-                };
-                if header & UPLOAD == 0 {
-                    let data = pattern(header, header as usize);
-                    let _ = stream.write_all(&data).await;
-                    let _ = stream.shutdown().await;
-                    return;
-                }
-                let mut left = (header & !UPLOAD) as usize;
-                let mut hasher = Sha256::new();
-                let mut buf = vec![0u8; 64 * 1024];
-                while left > 0 {
-                    let want = left.min(buf.len());
-                    match stream.read(&mut buf[..want]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => {
-                            hasher.update(&buf[..n]);
-                            left -= n;
-                        }
-                    }
-                }
-                let hex: String = hasher
-                    .finalize()
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                let _ = stream.write_all(hex.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            });
+    serve(|mut stream| async move {
+        let Ok(header) = stream.read_u64().await else {
+            return;
+        };
+        if header & UPLOAD == 0 {
+            let data = pattern(header, header as usize);
+            let _ = stream.write_all(&data).await;
+            let _ = stream.shutdown().await;
+            return;
         }
-    });
-    addr
+        let mut left = (header & !UPLOAD) as usize;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        while left > 0 {
+            let want = left.min(buf.len());
+            match stream.read(&mut buf[..want]).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    hasher.update(&buf[..n]);
+                    left -= n;
+                }
+            }
+        }
+        let _ = stream.write_all(hex(&hasher.finalize()).as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await
+    .0
 }
 
 /// Echoes every UDP datagram back to its sender.
@@ -153,34 +152,16 @@ pub fn blackhole() -> (SocketAddr, Vec<std::net::TcpStream>, socket2::Socket) {
 
 /// A server that speaks first, like SSH: sends `banner` on accept, then echoes.
 pub async fn banner_server(banner: &'static [u8]) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut r, mut w) = stream.into_split();
-                if w.write_all(banner).await.is_ok() {
-                    let _ = tokio::io::copy(&mut r, &mut w).await;
-                }
-            });
+    serve(move |mut stream| async move {
+        if stream.write_all(banner).await.is_ok() {
+            echo(stream).await;
         }
-    });
-    addr
+    })
+    .await
+    .0
 }
 
 /// An echo server that also reports every accepted connection.
 pub async fn counting_echo_server() -> (SocketAddr, mpsc::UnboundedReceiver<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let _ = tx.send(());
-            tokio::spawn(async move {
-                let (mut r, mut w) = stream.into_split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    (addr, rx)
+    serve(echo).await
 }
