@@ -5,9 +5,9 @@
 mod common;
 
 use common::{
-    Proxy, flows,
+    Proxy, cert, flows,
     raw::{self, Healthy},
-    repo_root, targets, tunnel,
+    targets, tunnel,
 };
 use std::{
     net::SocketAddr,
@@ -20,14 +20,6 @@ use tokio::{
 
 /// Every handshake deadline of the server below.
 const DEADLINE: Duration = Duration::from_secs(1);
-
-fn cert(name: &str) -> String {
-    repo_root()
-        .join("examples/certs")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 /// The server pipeline with 1 s handshake deadlines everywhere.
 fn server_config() -> String {

@@ -220,3 +220,12 @@ impl Drop for TempDir {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// The path of a TEST-ONLY file in `examples/certs`, as text for a config.
+pub fn cert(name: &str) -> String {
+    repo_root()
+        .join("examples/certs")
+        .join(name)
+        .display()
+        .to_string()
+}

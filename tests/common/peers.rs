@@ -1,5 +1,6 @@
 //! Real interop peers: v2ray 4.34 and sing-box 1.14, started on loopback with generated configs.
 
+use super::cert;
 use std::{
     net::{SocketAddr, TcpStream},
     path::{Path, PathBuf},
@@ -102,14 +103,6 @@ impl Peer {
             _dir: dir,
         }
     }
-}
-
-fn cert(name: &str) -> String {
-    super::repo_root()
-        .join("examples/certs")
-        .join(name)
-        .display()
-        .to_string()
 }
 
 /// v2ray as a VLESS server over WebSocket over TLS (path `/xy`), dialling freely.

@@ -1,18 +1,10 @@
 //! Configs for our own VLESS/WS/TLS client and server, as users would write them.
 
-use super::repo_root;
+use super::cert;
 use std::net::SocketAddr;
 
 /// The demo user id of `config.yaml.example`.
 pub const ID: &str = "2ad043a0-b930-46f8-bd55-1fcefc93339a";
-
-fn cert(name: &str) -> String {
-    repo_root()
-        .join("examples/certs")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 /// A VLESS/WS/TLS server on an ephemeral port; `vless_options` go inside the `vless` layer.
 pub fn server_config(vless_options: &str) -> String {
