@@ -1,7 +1,7 @@
 //! A hyper-util HTTP client whose connector is the VLESS/WebSocket/TLS stack: every request's
 //! connection is a VLESS tunnel, so the client fetches URLs as the tunnel server sees them.
 //!
-//! The stack is `VlessLayer` over `WsClientLayer` over `TlsClientLayer` over `TcpConnector`,
+//! The stack is `VlessConnectorLayer` over `WsConnectorLayer` over `TlsConnectorLayer` over `TcpConnector`,
 //! composed statically with tower. [`ThroughVless`] adapts it to hyper's connector interface
 //! (`Service<Uri>` returning `hyper_util::rt::TokioIo<_>` that also implements `Connection`),
 //! so the legacy `Client` pools and reuses tunnels like any other connection. The tunnel carries
@@ -52,9 +52,9 @@ use xypro_stack::{
     Registry, Server,
     core::{Address, BoxConnector, BoxError, BoxIo, Target},
     tcp::TcpConnector,
-    tls::{self, TlsClientLayer},
-    vless::{ClientSettings, VlessLayer, proto::parse_user_id},
-    websocket::{self as ws, WsClientLayer},
+    tls::{self, TlsConnectorLayer},
+    vless::{VlessClientSettings, VlessConnectorLayer, proto::parse_user_id},
+    websocket::{self as ws, WsConnectorLayer},
 };
 
 /// The demo user's VLESS id.
@@ -92,13 +92,13 @@ impl ThroughVless {
         let mut websocket = ws::ClientOptions::new(tunnel.path.clone());
         websocket.early_data = 2048;
         let stack = ServiceBuilder::new()
-            .layer(VlessLayer::new(ClientSettings::new(parse_user_id(
-                &tunnel.id,
-            )?)))
-            .layer(WsClientLayer::new(
+            .layer(VlessConnectorLayer::new(VlessClientSettings::new(
+                parse_user_id(&tunnel.id)?,
+            )))
+            .layer(WsConnectorLayer::new(
                 websocket.validate(Some(&tunnel.server_name))?,
             ))
-            .layer(TlsClientLayer::new(tls.validate(Path::new("."))?))
+            .layer(TlsConnectorLayer::new(tls.validate(Path::new("."))?))
             .service(TcpConnector::new(Address::Ip(tunnel.server)))
             .map_response(BoxIo::new);
         Ok(ThroughVless {

@@ -19,7 +19,7 @@
 //! ```
 //!
 //! It first checks itself: fetches `/`, then sends bytes through a VLESS-over-WebSocket client
-//! (`VlessLayer` over `WsClientLayer` over `TcpConnector`) to a local echo server. Then it
+//! (`VlessConnectorLayer` over `WsConnectorLayer` over `TcpConnector`) to a local echo server. Then it
 //! serves until Ctrl-C.
 //!
 //! # Expected output
@@ -49,9 +49,12 @@ use tower::{Layer, ServiceExt};
 use xypro_stack::{
     core::{Accepted, Address, BoxConnector, BoxError, BoxIo, Failure, Incoming, Target, relay},
     tcp::{DirectConnector, TcpConnector},
-    vless::{ClientSettings, ServerSettings, VlessAcceptor, VlessLayer, proto::parse_user_id},
+    vless::{
+        VlessAcceptor, VlessClientSettings, VlessConnectorLayer, VlessServerSettings,
+        proto::parse_user_id,
+    },
     websocket::{
-        ClientOptions, Role, ServerOptions, WsByteStream, WsClientLayer, WsServerSettings,
+        ClientOptions, Role, ServerOptions, WsByteStream, WsConnectorLayer, WsServerSettings,
         accept_upgrade,
     },
 };
@@ -81,7 +84,7 @@ impl App {
     /// loopback and private addresses (the demo's echo server); keep it off on a real server.
     pub fn new(path: &str, allow_private: bool) -> Result<App, BoxError> {
         let id = parse_user_id(USER_ID)?;
-        let mut vless = ServerSettings::new(vec![("demo".into(), id)]);
+        let mut vless = VlessServerSettings::new(vec![("demo".into(), id)]);
         vless.allow_private = allow_private;
         Ok(App {
             websocket: ServerOptions::new(path).validate()?,
@@ -198,9 +201,9 @@ pub async fn check(server: SocketAddr) -> Result<Checked, BoxError> {
     let mut ws = ClientOptions::new(SECRET_PATH);
     ws.early_data = 2048; // the VLESS header and the first bytes ride in the upgrade request
     let ws = ws.validate(Some(&server.to_string()))?;
-    let vless = ClientSettings::new(parse_user_id(USER_ID)?);
-    let client = VlessLayer::new(vless)
-        .layer(WsClientLayer::new(ws).layer(TcpConnector::new(Address::Ip(server))));
+    let vless = VlessClientSettings::new(parse_user_id(USER_ID)?);
+    let client = VlessConnectorLayer::new(vless)
+        .layer(WsConnectorLayer::new(ws).layer(TcpConnector::new(Address::Ip(server))));
     let mut stream = client.oneshot(Target::tcp(echo)).await?;
     stream.write_all(PING).await?;
     stream.flush().await?;

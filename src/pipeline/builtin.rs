@@ -92,7 +92,7 @@ fn tls_client(
     inner: BoxConnector,
     ctx: &LayerContext<'_>,
 ) -> Built<BoxConnector> {
-    let layer = tls::TlsClientLayer::new(options.validate(ctx.base_dir)?);
+    let layer = tls::TlsConnectorLayer::new(options.validate(ctx.base_dir)?);
     Ok(BoxConnector::new(
         layer.layer(inner).map_response(BoxIo::new),
     ))
@@ -103,7 +103,7 @@ fn websocket_client(
     inner: BoxConnector,
     ctx: &LayerContext<'_>,
 ) -> Built<BoxConnector> {
-    let layer = ws::WsClientLayer::new(options.validate(default_host(ctx).as_deref())?);
+    let layer = ws::WsConnectorLayer::new(options.validate(default_host(ctx).as_deref())?);
     Ok(BoxConnector::new(
         layer.layer(inner).map_response(BoxIo::new),
     ))
@@ -114,7 +114,7 @@ fn vless_client(
     inner: BoxConnector,
     _: &LayerContext<'_>,
 ) -> Built<BoxConnector> {
-    let layer = vless::VlessLayer::new(options.validate()?);
+    let layer = vless::VlessConnectorLayer::new(options.validate()?);
     Ok(BoxConnector::new(
         layer.layer(inner).map_response(BoxIo::new),
     ))
@@ -125,7 +125,7 @@ fn tls_server(
     inner: BoxAcceptor,
     ctx: &LayerContext<'_>,
 ) -> Built<BoxAcceptor> {
-    let layer = tls::TlsServerLayer::new(options.validate(ctx.base_dir)?);
+    let layer = tls::TlsAcceptorLayer::new(options.validate(ctx.base_dir)?);
     Ok(BoxAcceptor::new(layer.layer(inner)))
 }
 
@@ -134,7 +134,7 @@ fn websocket_server(
     inner: BoxAcceptor,
     _: &LayerContext<'_>,
 ) -> Built<BoxAcceptor> {
-    let layer = ws::WsServerLayer::new(options.validate()?);
+    let layer = ws::WsAcceptorLayer::new(options.validate()?);
     Ok(BoxAcceptor::new(layer.layer(inner)))
 }
 

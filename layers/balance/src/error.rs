@@ -98,8 +98,3 @@ impl fmt::Display for AllFailed {
 
 // The reasons are listed in `Display`: there is no single source to return.
 impl Error for AllFailed {}
-
-/// A `balance` option that is out of range, naming the option.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub(crate) String);

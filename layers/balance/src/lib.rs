@@ -38,4 +38,4 @@ mod error;
 pub use balance::Balance;
 pub use config::BalanceOptions;
 pub use endpoint::{Balanced, Load};
-pub use error::{AllFailed, ConfigError, Reason};
+pub use error::{AllFailed, Reason};

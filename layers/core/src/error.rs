@@ -5,6 +5,21 @@ use std::{error::Error, io};
 /// A type-erased error, used at generic service boundaries.
 pub type BoxError = Box<dyn Error + Send + Sync>;
 
+/// Renders an error and its sources as `outer: inner: root`, skipping repeats.
+pub fn error_chain(err: &(dyn Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = e.source();
+    }
+    out
+}
+
 /// A destination refused by policy (private address, allow-list, ...).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("destination {destination} is not allowed: {reason}")]
@@ -28,6 +43,7 @@ pub struct ResolveError {
 
 /// Why an outbound connection failed, in the vocabulary proxies reply with (RFC 1928).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Failure {
     /// Any failure not listed below.
     General,

@@ -1,34 +1,54 @@
-//! Core types shared by every xypro-stack layer: targets, boxed streams, service aliases,
-//! error classification, datagram framing and the relay.
+//! Core types shared by every xypro-stack layer: targets and their connection context, boxed
+//! streams, the accept-side building blocks, layer options, the dispatch with its connection
+//! table, the relay and error classification.
 //!
 //! A connector is a `tower::Service<Target, Response = impl Io>`; an acceptor is a
-//! `tower::Service<Incoming, Response = Accepted>`. The relay joins them per connection.
+//! `tower::Service<Incoming, Response = Accepted>`. The [`Dispatch`] joins them for every
+//! logical connection.
 
 mod accept;
 mod address;
+mod context;
 mod datagram;
+mod datagram_pipe;
+mod dispatch;
 mod error;
+mod extensions;
 mod forward;
 mod guarded;
+mod idle;
 mod io;
+mod options;
 mod policy;
 mod pool;
 mod prefixed;
 mod read_ahead;
 mod relay;
+mod table;
 mod target;
+mod upgrade;
 
-pub use accept::{Accepted, BoxAcceptor, Incoming, Reply, Session};
+pub use accept::{Accepted, BoxAcceptor, Handover, Incoming, Reply, Session, TlsInfo};
 pub use address::{Address, AddressError};
+pub use context::{ConnectionContext, Meta, Route, Traffic};
 pub use datagram::{DatagramReader, MAX_DATAGRAM, encode_datagram, write_datagram};
-pub use error::{BoxError, Denied, Failure, ResolveError};
+pub use datagram_pipe::{
+    DatagramBudget, DatagramSender, DatagramSink, DatagramStream, Dropped, datagram_pipe,
+};
+pub use dispatch::{Dispatch, DispatchSettings, SessionDispatch};
+pub use error::{BoxError, Denied, Failure, ResolveError, error_chain};
+pub use extensions::Extensions;
 pub use guarded::Guarded;
+pub use idle::IdleDeadline;
 pub use io::{BoxIo, Io};
+pub use options::{BuildContext, InvalidOptions, LayerOptions, OutboundLookup};
 pub use policy::{DestinationPolicy, is_public_ip};
 pub use prefixed::Prefixed;
 pub use read_ahead::ReadAhead;
 pub use relay::{RelayStats, relay};
-pub use target::{Meta, Network, Target};
+pub use table::{ConnectionTable, Registration, TableTotals, Totals};
+pub use target::{Network, Target};
+pub use upgrade::{Upgrade, UpgradeAcceptor, UpgradeLayer};
 
 use std::{future::Future, pin::Pin};
 

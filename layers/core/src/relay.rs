@@ -1,7 +1,7 @@
-//! Bidirectional copy with half-close, an idle deadline, byte counts, and buffers that are
+//! Bidirectional copy with half-close, an idle deadline, live byte counts, and buffers that are
 //! borrowed only while data is in flight.
 
-use crate::pool;
+use crate::{IdleDeadline, Traffic, pool};
 use std::{
     future::poll_fn,
     io,
@@ -11,7 +11,7 @@ use std::{
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
-    time::{Instant, Sleep, sleep},
+    time::Instant,
 };
 
 /// Bytes moved by a finished relay.
@@ -23,7 +23,8 @@ pub struct RelayStats {
     pub down: u64,
 }
 
-/// Copies both ways until both sides have closed, an error occurs, or nothing moved for `idle`.
+/// Copies both ways until both sides have closed, an error occurs, or nothing moved for `idle`,
+/// counting every chunk into `traffic` as it is read (`up` from the client, `down` to it).
 ///
 /// An end of stream on one side is passed on as a write shutdown on the other, and copying
 /// continues the other way. Each direction borrows a 64 KiB buffer only while it holds data.
@@ -31,6 +32,7 @@ pub async fn relay<A, B>(
     client: &mut A,
     remote: &mut B,
     idle: Option<Duration>,
+    traffic: &Traffic,
 ) -> io::Result<RelayStats>
 where
     A: AsyncRead + AsyncWrite + Unpin + ?Sized,
@@ -38,22 +40,29 @@ where
 {
     let mut up = Direction::default();
     let mut down = Direction::default();
-    let mut idle = idle.map(IdleTimer::new);
+    let mut idle = idle.map(IdleDeadline::new);
+    let mut last_activity = Instant::now();
     poll_fn(|cx| {
-        let before = up.moved + down.moved;
+        let before = (up.moved, down.moved);
         let up_done = up.poll_copy(cx, &mut *client, &mut *remote)?.is_ready();
         let down_done = down.poll_copy(cx, &mut *remote, &mut *client)?.is_ready();
+        if up.moved != before.0 {
+            traffic.add_up(up.moved - before.0);
+        }
+        if down.moved != before.1 {
+            traffic.add_down(down.moved - before.1);
+        }
         if up_done && down_done {
             return Poll::Ready(Ok(RelayStats {
                 up: up.moved,
                 down: down.moved,
             }));
         }
-        if let Some(timer) = idle.as_mut() {
-            if up.moved + down.moved != before {
-                timer.touch();
+        if let Some(deadline) = idle.as_mut() {
+            if (up.moved, down.moved) != before {
+                last_activity = Instant::now();
             }
-            ready!(timer.poll_expired(cx));
+            ready!(deadline.poll_expired(cx, last_activity));
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "relay idle timeout",
@@ -156,38 +165,6 @@ impl Direction {
     }
 }
 
-/// A deadline that moves forward whenever bytes move, without re-arming the timer each time.
-struct IdleTimer {
-    limit: Duration,
-    last_activity: Instant,
-    sleep: Pin<Box<Sleep>>,
-}
-
-impl IdleTimer {
-    fn new(limit: Duration) -> Self {
-        IdleTimer {
-            limit,
-            last_activity: Instant::now(),
-            sleep: Box::pin(sleep(limit)),
-        }
-    }
-
-    fn touch(&mut self) {
-        self.last_activity = Instant::now();
-    }
-
-    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        loop {
-            ready!(self.sleep.as_mut().poll(cx));
-            let deadline = self.last_activity + self.limit;
-            if deadline <= Instant::now() {
-                return Poll::Ready(());
-            }
-            self.sleep.as_mut().reset(deadline);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,7 +174,9 @@ mod tests {
     async fn copies_both_ways_and_passes_half_close() {
         let (mut client, mut client_end) = duplex(1024);
         let (mut remote, mut remote_end) = duplex(1024);
-        let task = tokio::spawn(async move { relay(&mut client_end, &mut remote_end, None).await });
+        let task = tokio::spawn(async move {
+            relay(&mut client_end, &mut remote_end, None, &Traffic::default()).await
+        });
         client.write_all(b"request").await.unwrap();
         client.shutdown().await.unwrap();
         let mut got = Vec::new();
@@ -216,7 +195,12 @@ mod tests {
     async fn moves_more_than_one_buffer_through_a_small_pipe() {
         let (mut client, mut client_end) = duplex(4096);
         let (mut remote, mut remote_end) = duplex(4096);
-        let task = tokio::spawn(async move { relay(&mut client_end, &mut remote_end, None).await });
+        let traffic = std::sync::Arc::new(Traffic::default());
+        let counted = traffic.clone();
+        let task =
+            tokio::spawn(
+                async move { relay(&mut client_end, &mut remote_end, None, &counted).await },
+            );
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         let sent = data.clone();
         let writer = tokio::spawn(async move {
@@ -227,6 +211,7 @@ mod tests {
         let mut got = Vec::new();
         remote.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, data);
+        assert_eq!(traffic.up(), 300_000, "counted while the relay still runs");
         drop(remote);
         drop(writer.await.unwrap());
         assert_eq!(task.await.unwrap().unwrap().up, 300_000);
@@ -242,6 +227,7 @@ mod tests {
                 &mut client_end,
                 &mut remote_end,
                 Some(Duration::from_secs(2)),
+                &Traffic::default(),
             )
             .await
         });
@@ -260,7 +246,9 @@ mod tests {
     async fn closes_from_both_sides_end_the_relay() {
         let (client, mut client_end) = duplex(64);
         let (mut remote, mut remote_end) = duplex(64);
-        let task = tokio::spawn(async move { relay(&mut client_end, &mut remote_end, None).await });
+        let task = tokio::spawn(async move {
+            relay(&mut client_end, &mut remote_end, None, &Traffic::default()).await
+        });
         drop(client);
         let mut got = Vec::new();
         remote.read_to_end(&mut got).await.unwrap();

@@ -2,12 +2,14 @@
 
 use crate::error::LimitClosed;
 use std::{
+    fmt,
     future::Future,
     pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
+    task::{Context, Poll, ready},
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::PollSemaphore;
 use tower::Service;
 use tower_layer::Layer;
 use xypro_core::{BoxError, Guarded, Target};
@@ -40,18 +42,44 @@ impl<C> Layer<C> for ConcurrencyLimitLayer {
     }
 }
 
-/// A connector that waits for a permit before calling the inner one; the returned
-/// [`Permitted`] stream keeps the permit until it is dropped.
-#[derive(Debug, Clone)]
+/// A connector that waits in `poll_ready` for a permit (as tower's own limit does) before the
+/// inner one is called; the returned [`Permitted`] stream keeps the permit until dropped.
 pub struct ConcurrencyLimit<C> {
     inner: C,
-    semaphore: Arc<Semaphore>,
+    semaphore: PollSemaphore,
+    /// The permit taken by `poll_ready` for the next call.
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl<C: Clone> Clone for ConcurrencyLimit<C> {
+    /// A clone shares the budget but not a permit its original holds for its next call.
+    fn clone(&self) -> Self {
+        ConcurrencyLimit {
+            inner: self.inner.clone(),
+            semaphore: self.semaphore.clone(),
+            permit: None,
+        }
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for ConcurrencyLimit<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConcurrencyLimit")
+            .field("inner", &self.inner)
+            .field("available", &self.semaphore.available_permits())
+            .field("holds_permit", &self.permit.is_some())
+            .finish()
+    }
 }
 
 impl<C> ConcurrencyLimit<C> {
     /// Wraps `inner`, drawing permits from `semaphore`.
     pub fn new(inner: C, semaphore: Arc<Semaphore>) -> Self {
-        ConcurrencyLimit { inner, semaphore }
+        ConcurrencyLimit {
+            inner,
+            semaphore: PollSemaphore::new(semaphore),
+            permit: None,
+        }
     }
 
     /// The inner connector.
@@ -81,16 +109,20 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        if self.permit.is_none() {
+            let permit = ready!(self.semaphore.poll_acquire(cx)).ok_or(LimitClosed)?;
+            self.permit = Some(permit);
+        }
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, target: Target) -> Self::Future {
+        let permit = self.permit.take();
         // Take the service that was made ready; leave a fresh clone for the next call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let semaphore = self.semaphore.clone();
         Box::pin(async move {
-            let permit = semaphore.acquire_owned().await.map_err(|_| LimitClosed)?;
+            let permit = permit.ok_or("ConcurrencyLimit called before poll_ready")?;
             let io = inner.call(target).await.map_err(Into::into)?;
             Ok(Guarded::new(io, permit))
         })

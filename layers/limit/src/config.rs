@@ -1,23 +1,13 @@
 //! YAML options of the `timeout`, `rate_limit` and `concurrency_limit` layers, and the
 //! settings they validate into.
 
-use crate::size::ByteRate;
+use crate::{ConcurrencyLimitLayer, RateLimitLayer, TimeoutLayer, size::ByteRate};
 use serde::Deserialize;
 use std::{
     num::{NonZeroU32, NonZeroU64},
     time::Duration,
 };
-
-/// An option value that is out of range, naming the option.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(String);
-
-impl ConfigError {
-    fn new(message: impl Into<String>) -> Self {
-        ConfigError(message.into())
-    }
-}
+use xypro_core::{BuildContext, InvalidOptions, LayerOptions};
 
 /// Options of the `timeout` layer: `{ connect, idle }`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -40,16 +30,24 @@ pub struct TimeoutSettings {
     pub idle: Option<Duration>,
 }
 
+impl LayerOptions for TimeoutOptions {
+    type Output = TimeoutLayer;
+
+    fn validate(self, _: &BuildContext<'_>) -> Result<TimeoutLayer, InvalidOptions> {
+        self.settings().map(TimeoutLayer::new)
+    }
+}
+
 impl TimeoutOptions {
     /// Checks that at least one deadline is set and none is zero.
-    pub fn validate(&self) -> Result<TimeoutSettings, ConfigError> {
+    pub fn settings(&self) -> Result<TimeoutSettings, InvalidOptions> {
         for (name, value) in [("connect", self.connect), ("idle", self.idle)] {
             if value == Some(Duration::ZERO) {
-                return Err(ConfigError::new(format!("{name} must be longer than 0s")));
+                return Err(InvalidOptions::at(name, "must be longer than 0s"));
             }
         }
         if self.connect.is_none() && self.idle.is_none() {
-            return Err(ConfigError::new(
+            return Err(InvalidOptions::new(
                 "timeout needs `connect`, `idle` or both (e.g. `{ connect: 10s, idle: 5m }`)",
             ));
         }
@@ -68,15 +66,26 @@ pub struct ConcurrencyLimitOptions {
     pub max: u64,
 }
 
+impl LayerOptions for ConcurrencyLimitOptions {
+    type Output = ConcurrencyLimitLayer;
+
+    fn validate(self, _: &BuildContext<'_>) -> Result<ConcurrencyLimitLayer, InvalidOptions> {
+        self.permits().map(ConcurrencyLimitLayer::new)
+    }
+}
+
 impl ConcurrencyLimitOptions {
     /// Checks `max` and returns it as a permit count.
-    pub fn validate(&self) -> Result<usize, ConfigError> {
+    pub fn permits(&self) -> Result<usize, InvalidOptions> {
         if self.max == 0 {
-            return Err(ConfigError::new("max must be at least 1"));
+            return Err(InvalidOptions::at("max", "must be at least 1"));
         }
         let limit = tokio::sync::Semaphore::MAX_PERMITS as u64;
         if self.max > limit {
-            return Err(ConfigError::new(format!("max must be at most {limit}")));
+            return Err(InvalidOptions::at(
+                "max",
+                format!("must be at most {limit}"),
+            ));
         }
         Ok(self.max as usize)
     }
@@ -96,7 +105,7 @@ pub struct RateLimitOptions {
     /// Bytes per second in each direction (download and upload each get this budget).
     #[serde(default)]
     pub bytes_per_second: Option<ByteRate>,
-    /// One budget per authenticated user (`target.meta.user`) instead of one shared budget.
+    /// One budget per authenticated user (`target.meta().user`) instead of one shared budget.
     #[serde(default)]
     pub per_user: bool,
 }
@@ -121,32 +130,42 @@ pub struct RateLimitSettings {
     pub per_user: bool,
 }
 
+impl LayerOptions for RateLimitOptions {
+    type Output = RateLimitLayer;
+
+    fn validate(self, _: &BuildContext<'_>) -> Result<RateLimitLayer, InvalidOptions> {
+        self.settings().map(RateLimitLayer::new)
+    }
+}
+
 impl RateLimitOptions {
     /// Checks every rate and that something is limited at all.
-    pub fn validate(&self) -> Result<RateLimitSettings, ConfigError> {
+    pub fn settings(&self) -> Result<RateLimitSettings, InvalidOptions> {
         let connections = match (self.connections_per_second, self.burst) {
             (None, Some(_)) => {
-                return Err(ConfigError::new(
-                    "burst needs connections_per_second (it is the connection burst)",
+                return Err(InvalidOptions::at(
+                    "burst",
+                    "needs connections_per_second (it is the connection burst)",
                 ));
             }
             (None, None) => None,
             (Some(rate), burst) => Some(ConnectionRate {
-                per_second: NonZeroU32::new(rate)
-                    .ok_or_else(|| ConfigError::new("connections_per_second must be at least 1"))?,
+                per_second: NonZeroU32::new(rate).ok_or_else(|| {
+                    InvalidOptions::at("connections_per_second", "must be at least 1")
+                })?,
                 burst: NonZeroU32::new(burst.unwrap_or(1))
-                    .ok_or_else(|| ConfigError::new("burst must be at least 1"))?,
+                    .ok_or_else(|| InvalidOptions::at("burst", "must be at least 1"))?,
             }),
         };
-        let bytes_per_second = match self.bytes_per_second {
-            None => None,
-            Some(rate) => Some(
-                NonZeroU64::new(rate.bytes_per_second())
-                    .ok_or_else(|| ConfigError::new("bytes_per_second must be at least 1B/s"))?,
-            ),
-        };
+        let bytes_per_second =
+            match self.bytes_per_second {
+                None => None,
+                Some(rate) => Some(NonZeroU64::new(rate.bytes_per_second()).ok_or_else(|| {
+                    InvalidOptions::at("bytes_per_second", "must be at least 1B/s")
+                })?),
+            };
         if connections.is_none() && bytes_per_second.is_none() {
-            return Err(ConfigError::new(
+            return Err(InvalidOptions::new(
                 "rate_limit needs connections_per_second, bytes_per_second or both",
             ));
         }
@@ -169,7 +188,7 @@ mod tests {
     #[test]
     fn timeout_options() {
         let options: TimeoutOptions = parse("{ connect: 10s, idle: 5m }").unwrap();
-        let settings = options.validate().unwrap();
+        let settings = options.settings().unwrap();
         assert_eq!(settings.connect, Some(Duration::from_secs(10)));
         assert_eq!(settings.idle, Some(Duration::from_secs(300)));
         let err = parse::<TimeoutOptions>("{ connect: soon }").unwrap_err();
@@ -178,21 +197,22 @@ mod tests {
         assert!(err.contains("unknown field"), "{err}");
         let err = parse::<TimeoutOptions>("{ idle: 0s }")
             .unwrap()
-            .validate()
+            .settings()
             .unwrap_err();
-        assert_eq!(err.to_string(), "idle must be longer than 0s");
-        assert!(parse::<TimeoutOptions>("{}").unwrap().validate().is_err());
+        assert_eq!(err.to_string(), "idle: must be longer than 0s");
+        assert_eq!(err.key(), Some("idle"));
+        assert!(parse::<TimeoutOptions>("{}").unwrap().settings().is_err());
     }
 
     #[test]
     fn concurrency_options() {
         let options: ConcurrencyLimitOptions = parse("{ max: 100 }").unwrap();
-        assert_eq!(options.validate(), Ok(100));
+        assert_eq!(options.permits().unwrap(), 100);
         let err = parse::<ConcurrencyLimitOptions>("{ max: 0 }")
             .unwrap()
-            .validate()
+            .permits()
             .unwrap_err();
-        assert_eq!(err.to_string(), "max must be at least 1");
+        assert_eq!(err.to_string(), "max: must be at least 1");
         assert!(parse::<ConcurrencyLimitOptions>("{}").is_err());
         assert!(parse::<ConcurrencyLimitOptions>("{ max: -1 }").is_err());
     }
@@ -203,7 +223,7 @@ mod tests {
             "{ connections_per_second: 5, burst: 10, bytes_per_second: 1MiB/s, per_user: true }",
         )
         .unwrap();
-        let settings = options.validate().unwrap();
+        let settings = options.settings().unwrap();
         let connections = settings.connections.unwrap();
         assert_eq!(
             (connections.per_second.get(), connections.burst.get()),
@@ -216,30 +236,30 @@ mod tests {
         assert!(settings.per_user);
 
         let defaults: RateLimitOptions = parse("{ connections_per_second: 2 }").unwrap();
-        let settings = defaults.validate().unwrap();
+        let settings = defaults.settings().unwrap();
         assert_eq!(settings.connections.unwrap().burst.get(), 1);
         assert!(!settings.per_user);
 
         let cases = [
             (
                 "{ connections_per_second: 0 }",
-                "connections_per_second must be at least 1",
+                "connections_per_second: must be at least 1",
             ),
             (
                 "{ connections_per_second: 1, burst: 0 }",
-                "burst must be at least 1",
+                "burst: must be at least 1",
             ),
-            ("{ burst: 3 }", "burst needs connections_per_second"),
+            ("{ burst: 3 }", "burst: needs connections_per_second"),
             (
                 "{ bytes_per_second: 0 }",
-                "bytes_per_second must be at least 1B/s",
+                "bytes_per_second: must be at least 1B/s",
             ),
             ("{ per_user: true }", "rate_limit needs"),
         ];
         for (yaml, expected) in cases {
             let err = parse::<RateLimitOptions>(yaml)
                 .unwrap()
-                .validate()
+                .settings()
                 .unwrap_err()
                 .to_string();
             assert!(err.starts_with(expected), "{yaml}: {err}");

@@ -2,30 +2,30 @@
 
 use crate::error::IdleTimedOut;
 use std::{
-    future::Future,
     io::{self, IoSlice},
     pin::Pin,
-    task::{Context, Poll, ready},
+    task::{Context, Poll},
     time::Duration,
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
-    time::{Instant, Sleep, sleep_until},
+    time::Instant,
 };
+use xypro_core::IdleDeadline;
 
 /// A stream whose reads and writes fail with [`io::ErrorKind::TimedOut`] after `idle` without
 /// a byte moving in either direction.
 ///
-/// Activity only records an [`Instant`]; the timer (one per direction, created the first time
-/// that direction waits) is moved forward only when it fires early, never per read or write.
-/// With no idle limit the stream just forwards.
+/// Activity only records an [`Instant`]; each direction waits on its own [`IdleDeadline`] (the
+/// two halves may be polled from different tasks), whose timer moves forward only when it
+/// fires early. With no idle limit the stream just forwards.
 #[derive(Debug)]
 pub struct IdleTimeout<S> {
     inner: S,
     idle: Option<Duration>,
     last: Instant,
-    read_timer: Option<Pin<Box<Sleep>>>,
-    write_timer: Option<Pin<Box<Sleep>>>,
+    read_deadline: Option<IdleDeadline>,
+    write_deadline: Option<IdleDeadline>,
 }
 
 impl<S> IdleTimeout<S> {
@@ -35,8 +35,8 @@ impl<S> IdleTimeout<S> {
             inner,
             idle,
             last: Instant::now(),
-            read_timer: None,
-            write_timer: None,
+            read_deadline: idle.map(IdleDeadline::new),
+            write_deadline: idle.map(IdleDeadline::new),
         }
     }
 
@@ -67,29 +67,23 @@ impl<S> IdleTimeout<S> {
     }
 }
 
-/// Waits on `timer` until `last + idle` has passed, moving it forward when it fires early.
+/// Waits on `deadline` (if any) and turns its expiry into the stream's timeout error.
 fn poll_expired(
-    timer: &mut Option<Pin<Box<Sleep>>>,
+    deadline: &mut Option<IdleDeadline>,
     cx: &mut Context<'_>,
     last: Instant,
-    idle: Option<Duration>,
 ) -> Poll<io::Error> {
-    let Some(idle) = idle else {
+    let Some(deadline) = deadline else {
         return Poll::Pending;
     };
-    let deadline = last + idle;
-    let timer = timer.get_or_insert_with(|| Box::pin(sleep_until(deadline)));
-    loop {
-        ready!(timer.as_mut().poll(cx));
-        if Instant::now() < deadline {
-            timer.as_mut().reset(deadline);
-            continue;
-        }
-        return Poll::Ready(io::Error::new(
+    deadline.poll_expired(cx, last).map(|()| {
+        io::Error::new(
             io::ErrorKind::TimedOut,
-            IdleTimedOut { idle },
-        ));
-    }
+            IdleTimedOut {
+                idle: deadline.limit(),
+            },
+        )
+    })
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for IdleTimeout<S> {
@@ -107,7 +101,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for IdleTimeout<S> {
                 }
                 Poll::Ready(result)
             }
-            Poll::Pending => poll_expired(&mut this.read_timer, cx, this.last, this.idle).map(Err),
+            Poll::Pending => poll_expired(&mut this.read_deadline, cx, this.last).map(Err),
         }
     }
 }
@@ -128,7 +122,7 @@ impl<S: AsyncWrite + Unpin> IdleTimeout<S> {
                 Poll::Ready(Ok(value))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => poll_expired(&mut self.write_timer, cx, self.last, self.idle).map(Err),
+            Poll::Pending => poll_expired(&mut self.write_deadline, cx, self.last).map(Err),
         }
     }
 }

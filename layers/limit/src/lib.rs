@@ -3,16 +3,17 @@
 //!
 //! Each is a tower layer over a connector (`Service<Target, Response = impl Io>`):
 //! [`TimeoutLayer`], [`ConcurrencyLimitLayer`] and [`RateLimitLayer`]. Their YAML options
-//! ([`TimeoutOptions`], [`ConcurrencyLimitOptions`], [`RateLimitOptions`]) validate into the
-//! settings the layers are built from. Limits are shared by every clone of a built service.
+//! ([`TimeoutOptions`], [`ConcurrencyLimitOptions`], [`RateLimitOptions`]) validate into those
+//! layers ([`LayerOptions`](xypro_core::LayerOptions)). Limits are shared by every clone of a
+//! built service, and the two limits wait in `poll_ready`, as tower's own middleware does.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), xypro_core::BoxError> {
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
 //! use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
-//! use xypro_core::{Address, BoxError, Target};
-//! use xypro_limit::{ConcurrencyLimitLayer, RateLimitOptions, RateLimitLayer, TimeoutOptions, TimeoutLayer};
+//! use xypro_core::{Address, BoxError, BuildContext, LayerOptions, Target};
+//! use xypro_limit::{ConcurrencyLimitLayer, RateLimitOptions, TimeoutOptions};
 //!
 //! let timeouts: TimeoutOptions = serde_yaml::from_str("{ connect: 10s, idle: 5m }")?;
 //! let rates: RateLimitOptions = serde_yaml::from_str("{ connections_per_second: 10, burst: 20, bytes_per_second: 1MiB/s }")?;
@@ -23,10 +24,11 @@
 //!     tokio::spawn(async move { theirs.write_all(b"hello").await });
 //!     Ok::<_, BoxError>(ours)
 //! });
+//! let ctx = BuildContext::default();
 //! let connector = ServiceBuilder::new()
-//!     .layer(TimeoutLayer::new(timeouts.validate()?))
+//!     .layer(timeouts.validate(&ctx)?)
 //!     .layer(ConcurrencyLimitLayer::new(100))
-//!     .layer(RateLimitLayer::new(rates.validate()?))
+//!     .layer(rates.validate(&ctx)?)
 //!     .service(dial);
 //!
 //! let mut stream = connector.oneshot(Target::tcp("example.com:80".parse::<Address>()?)).await?;
@@ -47,8 +49,8 @@ mod timeout;
 
 pub use concurrency::{ConcurrencyLimit, ConcurrencyLimitLayer, Permitted};
 pub use config::{
-    ConcurrencyLimitOptions, ConfigError, ConnectionRate, RateLimitOptions, RateLimitSettings,
-    TimeoutOptions, TimeoutSettings,
+    ConcurrencyLimitOptions, ConnectionRate, RateLimitOptions, RateLimitSettings, TimeoutOptions,
+    TimeoutSettings,
 };
 pub use error::{ConnectTimeout, IdleTimedOut, LimitClosed};
 pub use idle::IdleTimeout;
@@ -61,7 +63,7 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
     use tower::{Layer, ServiceExt, service_fn};
-    use xypro_core::{Address, BoxConnector, BoxError, BoxIo, Target};
+    use xypro_core::{Address, BoxConnector, BoxError, BoxIo, BuildContext, LayerOptions, Target};
 
     /// The YAML builder boxes each layer over the boxed connector below it, exactly like this.
     #[tokio::test(start_paused = true)]
@@ -76,14 +78,15 @@ mod tests {
             "{ connections_per_second: 5, bytes_per_second: 1MiB/s }",
         ))
         .unwrap();
-        let rate = RateLimitLayer::new(options.validate().unwrap());
+        let ctx = BuildContext::default();
+        let rate = options.validate(&ctx).unwrap();
         let inner = BoxConnector::new(rate.layer(dial).map_response(BoxIo::new));
         let options: ConcurrencyLimitOptions = serde_yaml::from_value(yaml("{ max: 1 }")).unwrap();
-        let limit = ConcurrencyLimitLayer::new(options.validate().unwrap());
+        let limit = options.validate(&ctx).unwrap();
         let inner = BoxConnector::new(limit.layer(inner).map_response(BoxIo::new));
         let options: TimeoutOptions =
             serde_yaml::from_value(yaml("{ connect: 1s, idle: 1m }")).unwrap();
-        let timeout = TimeoutLayer::new(options.validate().unwrap());
+        let timeout = options.validate(&ctx).unwrap();
         let connector = BoxConnector::new(timeout.layer(inner).map_response(BoxIo::new));
 
         let target = Target::tcp("example.com:80".parse::<Address>().unwrap());

@@ -117,25 +117,25 @@ impl Shared {
         }
     }
 
-    /// Waits until the connection rate admits one more connection for `user`.
-    async fn admit(&self, user: &User) {
-        let Some(connections) = &self.connections else {
+    /// Admits one more connection now, or says how long until the shared rate would.
+    fn check_shared(&self) -> Result<(), Duration> {
+        match &self.connections {
+            Some(Connections::Shared(limiter)) => limiter
+                .check()
+                .map_err(|not_until| not_until.wait_time_from(self.clock.now())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits until the per-user connection rate admits one more connection for `user`.
+    async fn admit_user(&self, user: &User) {
+        let Some(Connections::PerUser(limiter)) = &self.connections else {
             return;
         };
-        loop {
-            let verdict = match connections {
-                Connections::Shared(limiter) => limiter.check(),
-                Connections::PerUser(limiter) => limiter.check_key(user),
-            };
-            match verdict {
-                Ok(()) => return,
-                Err(not_until) => {
-                    // Not governor's `until_ready`: it sleeps on a wall-clock timer that
-                    // paused tokio time cannot drive.
-                    let wait = not_until.wait_time_from(self.clock.now());
-                    tokio::time::sleep(wait).await;
-                }
-            }
+        // Not governor's `until_ready`: it sleeps on a wall-clock timer that paused tokio
+        // time cannot drive.
+        while let Err(not_until) = limiter.check_key(user) {
+            tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
         }
     }
 
@@ -186,16 +186,46 @@ impl<C> Layer<C> for RateLimitLayer {
         RateLimit {
             inner,
             shared: self.shared.clone(),
+            admitted: false,
+            wait: None,
         }
     }
 }
 
 /// A connector that delays calls beyond the connection rate (it never fails them) and
 /// returns [`Throttled`] streams held to the byte rate.
-#[derive(Debug, Clone)]
+///
+/// A shared connection rate is waited for in `poll_ready`, as tower's own middleware does; a
+/// per-user rate can only be known from the target, so it is waited for in `call`.
 pub struct RateLimit<C> {
     inner: C,
     shared: Arc<Shared>,
+    /// Whether `poll_ready` already admitted the next call under the shared rate.
+    admitted: bool,
+    /// The wait for the shared rate, while `poll_ready` is pending on it.
+    wait: Option<Pin<Box<Sleep>>>,
+}
+
+impl<C: Clone> Clone for RateLimit<C> {
+    /// A clone shares the budgets but not an admission its original holds for its next call.
+    fn clone(&self) -> Self {
+        RateLimit {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+            admitted: false,
+            wait: None,
+        }
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for RateLimit<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("inner", &self.inner)
+            .field("shared", &self.shared)
+            .field("admitted", &self.admitted)
+            .finish()
+    }
 }
 
 impl<C> RateLimit<C> {
@@ -231,17 +261,34 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        while !self.admitted {
+            match self.shared.check_shared() {
+                Ok(()) => {
+                    self.admitted = true;
+                    self.wait = None;
+                }
+                Err(wait) => {
+                    let deadline = tokio::time::Instant::now() + wait;
+                    let sleep = self
+                        .wait
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                    sleep.as_mut().reset(deadline);
+                    ready!(sleep.as_mut().poll(cx));
+                }
+            }
+        }
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, target: Target) -> Self::Future {
+        self.admitted = false;
         // Take the service that was made ready; leave a fresh clone for the next call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
         Box::pin(async move {
-            let user = target.meta.user.clone();
-            shared.admit(&user).await;
+            let user = target.meta().user.clone();
+            shared.admit_user(&user).await;
             let io = inner.call(target).await.map_err(Into::into)?;
             Ok(Throttled {
                 inner: io,

@@ -1,14 +1,16 @@
-//! `Timeout`: a deadline over the inner connector's call, and an idle deadline on its stream.
+//! `Timeout`: a deadline over the inner connector's readiness and call, and an idle deadline on
+//! its stream.
 
 use crate::{IdleTimeout, TimeoutSettings, error::ConnectTimeout};
 use pin_project_lite::pin_project;
 use std::{
+    fmt,
     future::Future,
     pin::Pin,
     task::{Context, Poll, ready},
     time::Duration,
 };
-use tokio::time::{Sleep, sleep};
+use tokio::time::{Instant, Sleep, sleep, sleep_until};
 use tower::Service;
 use tower_layer::Layer;
 use xypro_core::{BoxError, Target};
@@ -34,18 +36,39 @@ impl<C> Layer<C> for TimeoutLayer {
     }
 }
 
-/// A connector that fails with [`ConnectTimeout`] when the inner call outlasts `connect`, and
-/// wraps the stream in [`IdleTimeout`].
-#[derive(Debug, Clone)]
+/// A connector that fails with [`ConnectTimeout`] when waiting for the inner connector to be
+/// ready (a concurrency or rate limit below) plus its call outlast `connect`, and wraps the
+/// stream in [`IdleTimeout`].
 pub struct Timeout<C> {
     inner: C,
     settings: TimeoutSettings,
+    /// The connect deadline, armed while `poll_ready` waits on the inner connector.
+    waiting: Option<Pin<Box<Sleep>>>,
+}
+
+impl<C: Clone> Clone for Timeout<C> {
+    fn clone(&self) -> Self {
+        Timeout::new(self.inner.clone(), self.settings)
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for Timeout<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout")
+            .field("inner", &self.inner)
+            .field("settings", &self.settings)
+            .finish()
+    }
 }
 
 impl<C> Timeout<C> {
     /// Wraps `inner` with the given deadlines.
     pub fn new(inner: C, settings: TimeoutSettings) -> Self {
-        Timeout { inner, settings }
+        Timeout {
+            inner,
+            settings,
+            waiting: None,
+        }
     }
 
     /// The inner connector.
@@ -74,13 +97,27 @@ where
     type Future = ConnectFuture<C::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+        if let Poll::Ready(ready) = self.inner.poll_ready(cx) {
+            return Poll::Ready(ready.map_err(Into::into));
+        }
+        let Some(limit) = self.settings.connect else {
+            return Poll::Pending;
+        };
+        let waiting = self.waiting.get_or_insert_with(|| Box::pin(sleep(limit)));
+        ready!(waiting.as_mut().poll(cx));
+        self.waiting = None;
+        Poll::Ready(Err(Box::new(ConnectTimeout::new(limit))))
     }
 
     fn call(&mut self, target: Target) -> Self::Future {
+        // The call gets what is left of the deadline that started while waiting to be ready.
+        let deadline = match self.waiting.take() {
+            Some(waiting) => Some(waiting.deadline()),
+            None => self.settings.connect.map(|limit| Instant::now() + limit),
+        };
         ConnectFuture {
             inner: self.inner.call(target),
-            deadline: self.settings.connect.map(sleep),
+            deadline: deadline.map(sleep_until),
             limit: self.settings.connect.unwrap_or_default(),
             idle: self.settings.idle,
         }

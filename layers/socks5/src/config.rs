@@ -1,7 +1,9 @@
 //! YAML options of the `socks5` inbound and the settings they validate into.
 
+use crate::Socks5Acceptor;
 use serde::Deserialize;
 use std::{net::SocketAddr, time::Duration};
+use xypro_core::{BuildContext, InvalidOptions, LayerOptions};
 
 /// One username/password pair (RFC 1929).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -68,24 +70,38 @@ impl Default for Socks5Settings {
     }
 }
 
+impl LayerOptions for Socks5Options {
+    type Output = Socks5Acceptor;
+
+    fn validate(self, ctx: &BuildContext<'_>) -> Result<Socks5Acceptor, InvalidOptions> {
+        self.settings(ctx.listen()?).map(Socks5Acceptor::new)
+    }
+}
+
 impl Socks5Options {
     /// Checks the options against the listening address and builds the settings.
-    pub fn validate(&self, listen: SocketAddr) -> Result<Socks5Settings, String> {
+    pub fn settings(&self, listen: SocketAddr) -> Result<Socks5Settings, InvalidOptions> {
         for (i, user) in self.users.iter().enumerate() {
             for (field, value) in [("user", &user.user), ("pass", &user.pass)] {
                 if value.is_empty() || value.len() > 255 {
-                    return Err(format!("users[{i}].{field} must be 1 to 255 bytes long"));
+                    return Err(InvalidOptions::at(
+                        format!("users[{i}].{field}"),
+                        "must be 1 to 255 bytes long",
+                    ));
                 }
             }
         }
         if self.users.is_empty() && !listen.ip().is_loopback() && !self.allow_open {
-            return Err(format!(
+            return Err(InvalidOptions::new(format!(
                 "refusing an open SOCKS5 proxy on non-loopback address {listen}: \
                  add `users`, or set `allow_open: true` if you really mean it"
-            ));
+            )));
         }
         if self.udp_max_destinations == Some(0) {
-            return Err("udp_max_destinations must be at least 1".into());
+            return Err(InvalidOptions::at(
+                "udp_max_destinations",
+                "must be at least 1",
+            ));
         }
         let defaults = Socks5Settings::default();
         Ok(Socks5Settings {
@@ -115,17 +131,17 @@ mod tests {
     #[test]
     fn open_relay_on_public_address_is_refused_unless_allowed() {
         let public: SocketAddr = "0.0.0.0:1080".parse().unwrap();
-        let err = options("{}").validate(public).unwrap_err();
+        let err = options("{}").settings(public).unwrap_err().to_string();
         assert!(err.contains("allow_open"), "{err}");
-        assert!(options("{ allow_open: true }").validate(public).is_ok());
+        assert!(options("{ allow_open: true }").settings(public).is_ok());
         assert!(
             options("{ users: [{ user: a, pass: b }] }")
-                .validate(public)
+                .settings(public)
                 .is_ok()
         );
         assert!(
             options("{}")
-                .validate("127.0.0.1:1080".parse().unwrap())
+                .settings("127.0.0.1:1080".parse().unwrap())
                 .is_ok()
         );
     }
@@ -134,8 +150,8 @@ mod tests {
     fn rejects_unknown_keys_and_empty_credentials() {
         assert!(serde_yaml::from_str::<Socks5Options>("{ udpp: true }").is_err());
         let err = options("{ users: [{ user: '', pass: b }] }")
-            .validate("127.0.0.1:1".parse().unwrap())
+            .settings("127.0.0.1:1".parse().unwrap())
             .unwrap_err();
-        assert!(err.contains("users[0].user"), "{err}");
+        assert_eq!(err.key(), Some("users[0].user"), "{err}");
     }
 }

@@ -8,16 +8,16 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use tower::ServiceExt;
-//! use xypro_core::{Accepted, BoxIo, Incoming};
+//! use xypro_core::{Accepted, Incoming};
 //! use xypro_socks5::{Socks5Acceptor, Socks5Client, Socks5Settings};
 //!
 //! let (client_io, server_io) = tokio::io::duplex(1024);
-//! let incoming = Incoming {
-//!     io: BoxIo::new(server_io),
-//!     peer: "127.0.0.1:50000".parse().unwrap(),
-//!     local: "127.0.0.1:1080".parse().unwrap(),
-//!     inbound: "socks".into(),
-//! };
+//! let incoming = Incoming::new(
+//!     server_io,
+//!     "127.0.0.1:50000".parse().unwrap(),
+//!     "127.0.0.1:1080".parse().unwrap(),
+//!     "socks".into(),
+//! );
 //! let server = tokio::spawn(Socks5Acceptor::new(Socks5Settings::default()).oneshot(incoming));
 //! let client = tokio::spawn(async move {
 //!     let mut io = client_io;
@@ -28,7 +28,7 @@
 //!         assert_eq!(target.destination.to_string(), "example.com:80");
 //!         reply.succeed().await.unwrap();
 //!     }
-//!     Accepted::Session(_) => unreachable!(),
+//!     _ => unreachable!("a CONNECT request"),
 //! }
 //! assert!(client.await.unwrap().is_ok());
 //! # }

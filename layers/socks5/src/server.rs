@@ -81,16 +81,13 @@ async fn handshake(
     settings: Arc<Socks5Settings>,
     incoming: Incoming,
 ) -> Result<Accepted, Socks5Error> {
+    let meta = incoming.meta();
     let fresh = Fresh {
         io: incoming.io,
         buf: BytesMut::new(),
     };
     let authed = fresh.negotiate(&settings).await?;
-    let meta = Meta {
-        inbound: incoming.inbound,
-        user: authed.user.clone(),
-        peer: Some(incoming.peer),
-    };
+    let meta = meta.with_user(authed.user.clone());
     authed
         .request(settings, meta, incoming.local, incoming.peer)
         .await
@@ -183,12 +180,7 @@ impl Authenticated {
                     public_only: false,
                     deny: vec![local],
                 };
-                let target = Target {
-                    destination: request.address,
-                    network: Network::Tcp,
-                    policy,
-                    meta,
-                };
+                let target = Target::new(request.address, Network::Tcp, meta).with_policy(policy);
                 let io = BoxIo::new(Prefixed::new(self.buf.freeze(), self.io));
                 Ok(Accepted::Connect {
                     target,
@@ -208,8 +200,12 @@ impl Authenticated {
                 }
                 .write_to_buf(&mut reply);
                 self.io.write_all(&reply).await?;
-                let association = UdpAssociation::new(self.io, socket, peer, meta, settings);
-                Ok(Accepted::Session(Box::new(association)))
+                let target = Target::new(request.address, Network::Udp, meta);
+                let association = UdpAssociation::new(self.io, socket, peer, settings);
+                Ok(Accepted::Session {
+                    target,
+                    session: Box::new(association),
+                })
             }
         }
     }

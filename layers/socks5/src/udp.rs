@@ -1,5 +1,5 @@
-//! UDP ASSOCIATE: relays a client's datagrams through the outbound pipeline, one framed
-//! stream per destination, for as long as the TCP control connection lives.
+//! UDP ASSOCIATE: relays a client's datagrams through the dispatch, one child connection per
+//! destination, for as long as the TCP control connection lives.
 
 use crate::{Socks5Settings, proto::UdpHeader};
 use bytes::Bytes;
@@ -11,22 +11,21 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    task::{Context, Poll, ready},
 };
 use tokio::{
     io::AsyncReadExt,
     net::UdpSocket,
-    sync::mpsc,
     task::JoinSet,
     time::{Instant, sleep_until},
 };
-use tower::ServiceExt;
 use xypro_core::{
-    Address, BoxConnector, BoxError, BoxFuture, BoxIo, DatagramReader, MAX_DATAGRAM, Meta, Session,
-    Target, write_datagram,
+    Address, BoxError, BoxFuture, BoxIo, ConnectionContext, DatagramBudget, DatagramSender,
+    DatagramSink, Handover, MAX_DATAGRAM, Network, Session, SessionDispatch, datagram_pipe,
 };
 
-/// Datagrams queued per destination while its stream is being dialled or is slow.
-const QUEUE_PER_DESTINATION: usize = 64;
+/// Bytes one association may hold queued for all its destinations together.
+const QUEUE_BUDGET: usize = 4 << 20;
 
 /// A live UDP association.
 #[derive(Debug)]
@@ -34,7 +33,6 @@ pub(crate) struct UdpAssociation {
     control: BoxIo,
     socket: Arc<UdpSocket>,
     peer: SocketAddr,
-    meta: Meta,
     settings: Arc<Socks5Settings>,
 }
 
@@ -48,7 +46,7 @@ struct Drops {
     queue_full: u64,
 }
 
-/// When a datagram last moved either way, shared with the per-destination tasks.
+/// When a datagram last moved either way, shared with the per-destination sinks.
 #[derive(Debug)]
 struct Activity {
     base: Instant,
@@ -73,25 +71,30 @@ impl Activity {
     }
 }
 
+/// One destination of the association: where its datagrams queue, and its connection.
+struct Route {
+    sender: DatagramSender,
+    context: ConnectionContext,
+}
+
 impl UdpAssociation {
     pub(crate) fn new(
         control: BoxIo,
         socket: UdpSocket,
         peer: SocketAddr,
-        meta: Meta,
         settings: Arc<Socks5Settings>,
     ) -> Self {
         UdpAssociation {
             control,
             socket: Arc::new(socket),
             peer,
-            meta,
             settings,
         }
     }
 
-    async fn serve(mut self, connector: BoxConnector) -> Result<(), BoxError> {
-        let mut routes: HashMap<Address, mpsc::Sender<Bytes>> = HashMap::new();
+    async fn serve(mut self, dispatch: SessionDispatch) -> Result<(), BoxError> {
+        let budget = DatagramBudget::new(QUEUE_BUDGET);
+        let mut routes: HashMap<Address, Route> = HashMap::new();
         let mut tasks = JoinSet::new();
         let mut client: Option<SocketAddr> = None;
         let mut drops = Drops::default();
@@ -123,24 +126,22 @@ impl UdpAssociation {
                     activity.touch();
                     let payload = Bytes::copy_from_slice(&datagram[at..n]);
                     let route = match routes.get(&header.address) {
-                        Some(tx) if !tx.is_closed() => tx,
+                        Some(route) if !route.sender.is_closed() => route,
                         _ => {
-                            routes.retain(|_, tx| !tx.is_closed());
+                            routes.retain(|_, route| !route.sender.is_closed());
                             if routes.len() >= self.settings.udp_max_destinations {
                                 drops.over_cap += 1;
                                 continue;
                             }
-                            let (tx, rx) = mpsc::channel(QUEUE_PER_DESTINATION);
-                            let target = Target {
-                                meta: self.meta.clone(),
-                                ..Target::udp(header.address.clone())
-                            };
-                            let socket = self.socket.clone();
-                            tasks.spawn(forward(connector.clone(), target, rx, socket, from, activity.clone()));
-                            routes.entry(header.address).insert_entry(tx).into_mut()
+                            let target = dispatch.child(header.address.clone(), Network::Udp);
+                            let sink = ReplySink::new(self.socket.clone(), from, &header.address, activity.clone());
+                            let (sender, stream) = datagram_pipe(budget.clone(), sink);
+                            let context = target.context.clone();
+                            tasks.spawn(dispatch.connect(target, Handover::new(stream)));
+                            routes.entry(header.address).insert_entry(Route { sender, context }).into_mut()
                         }
                     };
-                    if route.try_send(payload).is_err() {
+                    if route.sender.send(payload).is_err() {
                         drops.queue_full += 1;
                     }
                 },
@@ -153,59 +154,61 @@ impl UdpAssociation {
                 }
             }
         }
+        // Each destination's relay ends (and logs) before the association does.
+        for route in routes.values() {
+            route.context.close();
+        }
+        while tasks.join_next().await.is_some() {}
         tracing::debug!(peer = %self.peer, destinations = routes.len(), ?drops, "UDP association closed");
         Ok(())
     }
 }
 
 impl Session for UdpAssociation {
-    fn run(self: Box<Self>, connector: BoxConnector) -> BoxFuture<Result<(), BoxError>> {
-        Box::pin(self.serve(connector))
+    fn run(self: Box<Self>, dispatch: SessionDispatch) -> BoxFuture<Result<(), BoxError>> {
+        Box::pin(self.serve(dispatch))
     }
 }
 
-/// Carries one destination's datagrams both ways until either side ends.
-async fn forward(
-    connector: BoxConnector,
-    target: Target,
-    mut datagrams: mpsc::Receiver<Bytes>,
+/// Sends one destination's replies to the client, each with the SOCKS5 UDP header naming it.
+struct ReplySink {
     socket: Arc<UdpSocket>,
     client: SocketAddr,
+    header: Vec<u8>,
+    packet: Vec<u8>,
     activity: Arc<Activity>,
-) {
-    let address = target.destination.clone();
-    let io = match connector.oneshot(target).await {
-        Ok(io) => io,
-        Err(e) => {
-            tracing::debug!(%address, error = %e, "UDP destination unreachable");
-            return;
+}
+
+impl ReplySink {
+    fn new(
+        socket: Arc<UdpSocket>,
+        client: SocketAddr,
+        source: &Address,
+        activity: Arc<Activity>,
+    ) -> Self {
+        let mut header = Vec::new();
+        UdpHeader::write(&mut header, source);
+        ReplySink {
+            socket,
+            client,
+            header,
+            packet: Vec::new(),
+            activity,
         }
-    };
-    let (mut reader, mut writer) = tokio::io::split(io);
-    let up = async {
-        while let Some(datagram) = datagrams.recv().await {
-            write_datagram(&mut writer, &datagram).await?;
+    }
+}
+
+impl DatagramSink for ReplySink {
+    fn poll_send(&mut self, cx: &mut Context<'_>, datagram: &[u8]) -> Poll<io::Result<()>> {
+        self.packet.clear();
+        self.packet.extend_from_slice(&self.header);
+        self.packet.extend_from_slice(datagram);
+        // A datagram the client cannot receive (too large, say) is lost, as UDP would lose it.
+        if let Err(e) = ready!(self.socket.poll_send_to(cx, &self.packet, self.client)) {
+            tracing::debug!(error = %e, "UDP reply dropped");
+        } else {
+            self.activity.touch();
         }
-        Ok::<_, io::Error>(())
-    };
-    let down = async {
-        let mut frames = DatagramReader::new();
-        let mut packet = Vec::new();
-        while let Some(datagram) = frames.next(&mut reader).await? {
-            packet.clear();
-            UdpHeader::write(&mut packet, &address);
-            packet.extend_from_slice(&datagram);
-            // A datagram the client cannot receive (too large, say) is lost, as UDP would lose it.
-            if let Err(e) = socket.send_to(&packet, client).await {
-                tracing::debug!(%address, error = %e, "UDP reply dropped");
-                continue;
-            }
-            activity.touch();
-        }
-        Ok::<_, io::Error>(())
-    };
-    let result = tokio::select! { r = up => r, r = down => r };
-    if let Err(e) = result {
-        tracing::debug!(%address, error = %e, "UDP destination stream ended");
+        Poll::Ready(Ok(()))
     }
 }

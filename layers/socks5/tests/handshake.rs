@@ -3,7 +3,7 @@
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 use tower::ServiceExt;
-use xypro_core::{Accepted, BoxIo, Failure, Incoming, Network};
+use xypro_core::{Accepted, Failure, Incoming, Network};
 use xypro_socks5::{Socks5Acceptor, Socks5Client, Socks5Error, Socks5Settings, proto::ReplyCode};
 
 fn acceptor(users: &[(&str, &str)]) -> Socks5Acceptor {
@@ -17,12 +17,12 @@ fn acceptor(users: &[(&str, &str)]) -> Socks5Acceptor {
 }
 
 fn incoming(io: DuplexStream) -> Incoming {
-    Incoming {
-        io: BoxIo::new(io),
-        peer: "127.0.0.1:40000".parse().unwrap(),
-        local: "127.0.0.1:1080".parse().unwrap(),
-        inbound: "socks".into(),
-    }
+    Incoming::new(
+        io,
+        "127.0.0.1:40000".parse().unwrap(),
+        "127.0.0.1:1080".parse().unwrap(),
+        "socks".into(),
+    )
 }
 
 /// Sends `bytes`, runs the acceptor, and returns its result with everything the server wrote.
@@ -125,7 +125,7 @@ async fn connect_with_auth_keeps_pipelined_payload_and_reports_failures() {
     };
     assert_eq!(target.destination.to_string(), "example.com:443");
     assert_eq!(target.network, Network::Tcp);
-    assert_eq!(target.meta.user.as_deref(), Some("alice"));
+    assert_eq!(target.meta().user.as_deref(), Some("alice"));
     let mut io = reply.succeed().await.unwrap();
     let mut early = [0u8; 11];
     io.read_exact(&mut early).await.unwrap();

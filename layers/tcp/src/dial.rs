@@ -1,6 +1,6 @@
 //! Name resolution under a destination policy, and dialling the first address that answers.
 
-use std::{io, net::SocketAddr};
+use std::{future::Future, io, net::SocketAddr, time::Duration};
 use tokio::net::TcpStream;
 use xypro_core::{Address, Denied, DestinationPolicy, ResolveError};
 
@@ -58,6 +58,24 @@ pub async fn resolve(
         .into());
     }
     Ok(permitted)
+}
+
+/// Runs a dial under a deadline; when it passes, the error is `TimedOut` (SOCKS5 reply `06`).
+pub(crate) async fn within<T, E>(
+    limit: Duration,
+    dial: impl Future<Output = Result<T, E>>,
+) -> Result<T, xypro_core::BoxError>
+where
+    E: Into<xypro_core::BoxError>,
+{
+    match tokio::time::timeout(limit, dial).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no connection within {limit:?}"),
+        )
+        .into()),
+    }
 }
 
 /// Connects to the first address that accepts, in order.

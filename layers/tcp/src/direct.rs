@@ -1,12 +1,11 @@
 //! `DirectConnector`: dials each request's own destination, TCP or UDP.
 
 use crate::{
-    UdpStream,
-    dial::{connect_any, resolve},
+    DEFAULT_CONNECT_TIMEOUT, UdpStream,
+    dial::{connect_any, resolve, within},
 };
 use std::{
     future::Future,
-    io,
     pin::Pin,
     task::{Context, Poll},
     time::Duration,
@@ -26,7 +25,7 @@ impl DirectConnector {
     pub fn new() -> Self {
         DirectConnector {
             nodelay: true,
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
     }
 
@@ -40,6 +39,11 @@ impl DirectConnector {
     pub fn nodelay(mut self, nodelay: bool) -> Self {
         self.nodelay = nodelay;
         self
+    }
+
+    /// The deadline for name resolution plus connecting.
+    pub fn timeout(&self) -> Duration {
+        self.connect_timeout
     }
 }
 
@@ -63,20 +67,11 @@ impl Service<Target> for DirectConnector {
         let dial = async move {
             let addrs = resolve(&target.destination, &target.policy).await?;
             match target.network {
-                Network::Tcp => Ok(BoxIo::new(connect_any(&addrs, nodelay).await?)),
-                Network::Udp => Ok(BoxIo::new(UdpStream::connect(addrs[0]).await?)),
+                Network::Udp => Ok::<_, BoxError>(BoxIo::new(UdpStream::connect(addrs[0]).await?)),
+                _ => Ok(BoxIo::new(connect_any(&addrs, nodelay).await?)),
             }
         };
-        Box::pin(async move {
-            match tokio::time::timeout(limit, dial).await {
-                Ok(result) => result,
-                Err(_) => Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no connection within {limit:?}"),
-                )
-                .into()),
-            }
-        })
+        Box::pin(within(limit, dial))
     }
 }
 

@@ -1,10 +1,14 @@
 //! `TcpConnector`: dials one fixed address whatever the request's destination.
 
-use crate::dial::{connect_any, resolve};
+use crate::{
+    DEFAULT_CONNECT_TIMEOUT,
+    dial::{connect_any, resolve, within},
+};
 use std::{
     future::Future,
     pin::Pin,
     task::{Context, Poll},
+    time::Duration,
 };
 use tokio::net::TcpStream;
 use tower::Service;
@@ -15,15 +19,28 @@ use xypro_core::{Address, BoxError, DestinationPolicy, Target};
 pub struct TcpConnector {
     address: Address,
     nodelay: bool,
+    connect_timeout: Duration,
 }
 
 impl TcpConnector {
-    /// A connector for `address`, with `TCP_NODELAY` on.
+    /// A connector for `address`, with `TCP_NODELAY` on and a 10 s dial deadline.
     pub fn new(address: Address) -> Self {
         TcpConnector {
             address,
             nodelay: true,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
+    }
+
+    /// Sets the deadline for name resolution plus connecting.
+    pub fn connect_timeout(mut self, limit: Duration) -> Self {
+        self.connect_timeout = limit;
+        self
+    }
+
+    /// The deadline for name resolution plus connecting.
+    pub fn timeout(&self) -> Duration {
+        self.connect_timeout
     }
 
     /// Sets whether `TCP_NODELAY` is enabled on new connections.
@@ -49,10 +66,10 @@ impl Service<Target> for TcpConnector {
 
     fn call(&mut self, _target: Target) -> Self::Future {
         let (address, nodelay) = (self.address.clone(), self.nodelay);
-        Box::pin(async move {
+        Box::pin(within(self.connect_timeout, async move {
             let addrs = resolve(&address, &DestinationPolicy::default()).await?;
-            Ok(connect_any(&addrs, nodelay).await?)
-        })
+            connect_any(&addrs, nodelay).await
+        }))
     }
 }
 

@@ -1,8 +1,10 @@
 //! TCP and direct connectors for xypro-stack.
 //!
-//! [`TcpConnector`] dials one fixed address (the bottom of a tunnel); [`DirectConnector`]
-//! dials each request's own destination, over TCP or UDP, after checking the resolved
-//! addresses against the request's [`DestinationPolicy`](xypro_core::DestinationPolicy).
+//! Both are terminal connectors: [`TcpConnector`] dials one fixed address (the bottom of a
+//! tunnel); [`DirectConnector`] dials each request's own destination, over TCP or UDP, after
+//! checking the resolved addresses against the request's
+//! [`DestinationPolicy`](xypro_core::DestinationPolicy). Each dial has a deadline (10 s by
+//! default), so a destination that never answers ends as a timeout.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), xypro_core::BoxError> {
@@ -19,12 +21,10 @@ mod config;
 mod dial;
 mod direct;
 mod fixed;
-mod lingering;
 mod udp;
 
-pub use config::{DirectOptions, TcpOptions};
+pub use config::{DEFAULT_CONNECT_TIMEOUT, DirectOptions, TcpOptions};
 pub use dial::{DialError, resolve};
 pub use direct::DirectConnector;
 pub use fixed::TcpConnector;
-pub use lingering::{LingerHandle, Lingering};
 pub use udp::UdpStream;

@@ -1,4 +1,5 @@
-//! `TlsConnector`: dials through the inner connector, then runs a rustls client handshake.
+//! `TlsConnector`: dials through the inner connector, then runs a rustls client handshake
+//! within a deadline.
 
 use crate::{ClientTlsStream, TlsClientSettings, TlsError};
 use std::{
@@ -11,18 +12,18 @@ use xypro_core::{BoxError, Io, ReadAhead, Target};
 
 /// Wraps a connector so its streams are TLS client connections to the configured server name.
 #[derive(Debug, Clone)]
-pub struct TlsClientLayer {
+pub struct TlsConnectorLayer {
     settings: TlsClientSettings,
 }
 
-impl TlsClientLayer {
+impl TlsConnectorLayer {
     /// A layer with the given validated settings.
     pub fn new(settings: TlsClientSettings) -> Self {
-        TlsClientLayer { settings }
+        TlsConnectorLayer { settings }
     }
 }
 
-impl<C> Layer<C> for TlsClientLayer {
+impl<C> Layer<C> for TlsConnectorLayer {
     type Service = TlsConnector<C>;
 
     fn layer(&self, inner: C) -> TlsConnector<C> {
@@ -83,18 +84,31 @@ where
         let connecting = self.inner.call(target);
         let tls = tokio_rustls::TlsConnector::from(self.settings.config.clone());
         let server_name = self.settings.server_name.clone();
+        let after = self.settings.handshake_timeout;
         Box::pin(async move {
             let io = connecting.await.map_err(Into::into)?;
-            let mut stream = tls
-                .connect(server_name.clone(), ReadAhead::new(io))
-                .await
-                .map_err(|source| {
-                    let server_name = server_name.to_str().into_owned();
-                    TlsError::Handshake {
+            let handshake = tls.connect(server_name.clone(), ReadAhead::new(io));
+            let name = || server_name.to_str().into_owned();
+            let mut stream = match tokio::time::timeout(after, handshake).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(source)) => {
+                    let server_name = name();
+                    return Err(TlsError::Handshake {
                         server_name,
                         source,
                     }
-                })?;
+                    .into());
+                }
+                Err(source) => {
+                    let server_name = name();
+                    let error = TlsError::HandshakeTimeout {
+                        server_name,
+                        after,
+                        source,
+                    };
+                    return Err(error.into());
+                }
+            };
             let conn = stream.get_mut().1;
             conn.set_buffer_limit(Some(crate::SEND_BUFFER_LIMIT));
             tracing::debug!(

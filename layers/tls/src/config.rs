@@ -1,7 +1,7 @@
 //! YAML options of the `tls` layers and the settings they validate into.
 
 use crate::{
-    ConfigError, TicketStore,
+    ConfigError, TicketStore, TlsConnectorLayer, TlsUpgrade,
     insecure::AcceptAnyCertificate,
     pem::{load_certs, load_key, load_roots},
 };
@@ -15,8 +15,9 @@ use std::{
     sync::Arc,
     time::Duration,
 };
+use xypro_core::{BuildContext, InvalidOptions, LayerOptions, UpgradeLayer, error_chain};
 
-/// The server's handshake deadline when `handshake_timeout` is not set.
+/// The handshake deadline, on either side, when `handshake_timeout` is not set.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The rustls provider every configuration of this crate uses: aws-lc-rs, never the process
@@ -38,7 +39,7 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
     Arc::new(provider)
 }
 
-/// Options of the outbound `tls` layer: `{ server_name, ca, alpn, insecure }`.
+/// Options of the outbound `tls` layer: `{ server_name, ca, alpn, insecure, handshake_timeout }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientOptions {
@@ -53,6 +54,9 @@ pub struct ClientOptions {
     /// Accept any certificate (default false; `ca` is then unused); warns when validated.
     #[serde(default)]
     pub insecure: bool,
+    /// Deadline for the server to finish the handshake (default 10s).
+    #[serde(default, with = "humantime_serde")]
+    pub handshake_timeout: Option<Duration>,
 }
 
 /// Options of the inbound `tls` layer: `{ cert, key, alpn, handshake_timeout }`.
@@ -75,13 +79,27 @@ fn default_alpn() -> Vec<String> {
     vec!["http/1.1".to_owned()]
 }
 
-/// Validated client settings: the name to verify and one shared rustls configuration.
+/// Validated client settings: the name to verify, one shared rustls configuration and the
+/// handshake deadline.
 #[derive(Debug, Clone)]
 pub struct TlsClientSettings {
     /// The server name sent as SNI and verified.
     pub server_name: ServerName<'static>,
     /// The rustls configuration, shared (with its session cache) by every connection.
     pub config: Arc<ClientConfig>,
+    /// Deadline for the server to finish the handshake.
+    pub handshake_timeout: Duration,
+}
+
+impl TlsClientSettings {
+    /// Settings for `server_name` with the given configuration and the default deadline.
+    pub fn new(server_name: ServerName<'static>, config: Arc<ClientConfig>) -> Self {
+        TlsClientSettings {
+            server_name,
+            config,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
 }
 
 /// Validated server settings: one shared rustls configuration and the handshake deadline.
@@ -103,6 +121,44 @@ impl TlsServerSettings {
     }
 }
 
+impl LayerOptions for ClientOptions {
+    type Output = TlsConnectorLayer;
+
+    fn validate(self, ctx: &BuildContext<'_>) -> Result<TlsConnectorLayer, InvalidOptions> {
+        self.settings(ctx.base_dir()).map(TlsConnectorLayer::new)
+    }
+}
+
+impl LayerOptions for ServerOptions {
+    type Output = UpgradeLayer<TlsUpgrade>;
+
+    fn validate(self, ctx: &BuildContext<'_>) -> Result<UpgradeLayer<TlsUpgrade>, InvalidOptions> {
+        let settings = self.settings(ctx.base_dir())?;
+        Ok(UpgradeLayer::new(TlsUpgrade::new(settings)))
+    }
+}
+
+/// An error about the option `key`, with the file error's whole chain as its message.
+fn at(key: &str) -> impl FnOnce(ConfigError) -> InvalidOptions + '_ {
+    move |e| InvalidOptions::at(key, error_chain(&e))
+}
+
+/// rustls refused a configuration built from the aws-lc-rs provider (never for ours).
+fn rustls_refused(e: rustls::Error) -> InvalidOptions {
+    InvalidOptions::new(error_chain(&ConfigError::Rustls(e)))
+}
+
+/// The handshake deadline: the default when unset, never zero.
+fn handshake_timeout(given: Option<Duration>) -> Result<Duration, InvalidOptions> {
+    match given.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT) {
+        Duration::ZERO => Err(InvalidOptions::at(
+            "handshake_timeout",
+            "must be greater than zero",
+        )),
+        limit => Ok(limit),
+    }
+}
+
 impl ClientOptions {
     /// Options for `server_name` with every other option at its default.
     pub fn new(server_name: impl Into<String>) -> Self {
@@ -111,17 +167,24 @@ impl ClientOptions {
             ca: None,
             alpn: default_alpn(),
             insecure: false,
+            handshake_timeout: None,
         }
     }
 
     /// Loads the CA file (relative paths are taken from `base_dir`) and builds the settings.
-    pub fn validate(&self, base_dir: &Path) -> Result<TlsClientSettings, ConfigError> {
-        let server_name = ServerName::try_from(self.server_name.clone())
-            .map_err(|_| ConfigError::ServerName(self.server_name.clone()))?;
+    pub fn settings(&self, base_dir: &Path) -> Result<TlsClientSettings, InvalidOptions> {
+        let server_name = ServerName::try_from(self.server_name.clone()).map_err(|_| {
+            let message = format!(
+                "`{}` is neither a DNS name nor an IP address",
+                self.server_name
+            );
+            InvalidOptions::at("server_name", message)
+        })?;
+        let handshake_timeout = handshake_timeout(self.handshake_timeout)?;
         let provider = crypto_provider();
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(ConfigError::Rustls)?;
+            .map_err(rustls_refused)?;
         let mut config = if self.insecure {
             tracing::warn!(
                 server_name = %self.server_name,
@@ -135,7 +198,7 @@ impl ClientOptions {
         } else {
             let ca = self.ca.as_ref().map(|ca| base_dir.join(ca));
             builder
-                .with_root_certificates(load_roots(ca.as_deref())?)
+                .with_root_certificates(load_roots(ca.as_deref()).map_err(at("ca"))?)
                 .with_no_client_auth()
         };
         config.alpn_protocols = alpn_protocols(&self.alpn)?;
@@ -143,6 +206,7 @@ impl ClientOptions {
         Ok(TlsClientSettings {
             server_name,
             config: Arc::new(config),
+            handshake_timeout,
         })
     }
 }
@@ -160,24 +224,20 @@ impl ServerOptions {
 
     /// Loads the certificate and key (relative paths are taken from `base_dir`) and builds
     /// the settings, with session tickets on for fast resumption.
-    pub fn validate(&self, base_dir: &Path) -> Result<TlsServerSettings, ConfigError> {
-        let handshake_timeout = self.handshake_timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
-        if handshake_timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout);
-        }
+    pub fn settings(&self, base_dir: &Path) -> Result<TlsServerSettings, InvalidOptions> {
+        let handshake_timeout = handshake_timeout(self.handshake_timeout)?;
         let alpn = alpn_protocols(&self.alpn)?;
         let (cert, key) = (base_dir.join(&self.cert), base_dir.join(&self.key));
-        let chain = load_certs(&cert)?;
-        let private_key = load_key(&key)?;
+        let chain = load_certs(&cert).map_err(at("cert"))?;
+        let private_key = load_key(&key).map_err(at("key"))?;
         let mut config = ServerConfig::builder_with_provider(crypto_provider())
             .with_safe_default_protocol_versions()
-            .map_err(ConfigError::Rustls)?
+            .map_err(rustls_refused)?
             .with_no_client_auth()
             .with_single_cert(chain, private_key)
-            .map_err(|source| ConfigError::CertifiedKey { cert, key, source })?;
+            .map_err(|source| at("key")(ConfigError::CertifiedKey { cert, key, source }))?;
         config.alpn_protocols = alpn;
-        config.ticketer =
-            rustls::crypto::aws_lc_rs::Ticketer::new().map_err(ConfigError::Rustls)?;
+        config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(rustls_refused)?;
         Ok(TlsServerSettings {
             config: Arc::new(config),
             handshake_timeout,
@@ -186,7 +246,7 @@ impl ServerOptions {
 }
 
 /// Checks the ALPN list and encodes it for rustls.
-fn alpn_protocols(alpn: &[String]) -> Result<Vec<Vec<u8>>, ConfigError> {
+fn alpn_protocols(alpn: &[String]) -> Result<Vec<Vec<u8>>, InvalidOptions> {
     alpn.iter()
         .enumerate()
         .map(|(index, value)| {
@@ -196,11 +256,10 @@ fn alpn_protocols(alpn: &[String]) -> Result<Vec<Vec<u8>>, ConfigError> {
                 v if v.len() > 255 => "must be at most 255 bytes",
                 _ => return Ok(value.as_bytes().to_vec()),
             };
-            Err(ConfigError::Alpn {
-                index,
-                value: value.clone(),
-                reason,
-            })
+            Err(InvalidOptions::at(
+                format!("alpn[{index}]"),
+                format!("`{value}`: {reason}"),
+            ))
         })
         .collect()
 }
@@ -242,11 +301,11 @@ mod tests {
     fn defaults_offer_http11_only() {
         let client: ClientOptions = serde_yaml::from_str("{ server_name: example.test }").unwrap();
         assert_eq!(client, ClientOptions::new("example.test"));
-        let settings = client.validate(&base()).unwrap();
+        let settings = client.settings(&base()).unwrap();
         assert_eq!(settings.config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         let server: ServerOptions =
             serde_yaml::from_str("{ cert: certs/server.pem, key: certs/server.key }").unwrap();
-        let settings = server.validate(&base()).unwrap();
+        let settings = server.settings(&base()).unwrap();
         assert_eq!(settings.config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         assert_eq!(settings.handshake_timeout, Duration::from_secs(10));
         assert!(settings.config.ticketer.enabled());
@@ -264,61 +323,66 @@ mod tests {
     #[test]
     fn refuses_bad_names_alpn_and_timeouts() {
         let err = ClientOptions::new("not a name!")
-            .validate(&base())
+            .settings(&base())
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "server_name `not a name!` is neither a DNS name nor an IP address"
+            "server_name: `not a name!` is neither a DNS name nor an IP address"
         );
-        assert!(ClientOptions::new("127.0.0.1").validate(&base()).is_ok());
+        assert!(ClientOptions::new("127.0.0.1").settings(&base()).is_ok());
         let mut client = ClientOptions::new("example.test");
         client.alpn = vec!["http/1.1".into(), "h2".into()];
-        let err = client.validate(&base()).unwrap_err().to_string();
+        let err = client.settings(&base()).unwrap_err().to_string();
         assert!(
-            err.starts_with("alpn[1] `h2`: HTTP/2 is not supported"),
+            err.starts_with("alpn[1]: `h2`: HTTP/2 is not supported"),
             "{err}"
         );
         let mut server = ServerOptions::new("certs/server.pem", "certs/server.key");
         server.alpn = vec![String::new()];
         assert!(
             server
-                .validate(&base())
+                .settings(&base())
                 .unwrap_err()
                 .to_string()
                 .starts_with("alpn[0]")
         );
         server.alpn = default_alpn();
         server.handshake_timeout = Some(Duration::ZERO);
-        assert!(matches!(
-            server.validate(&base()),
-            Err(ConfigError::ZeroTimeout)
-        ));
+        let err = server.settings(&base()).unwrap_err();
+        assert_eq!(err.key(), Some("handshake_timeout"));
+        let mut client = ClientOptions::new("example.test");
+        client.handshake_timeout = Some(Duration::ZERO);
+        assert_eq!(
+            client.settings(&base()).unwrap_err().key(),
+            Some("handshake_timeout")
+        );
     }
 
     #[test]
     fn errors_name_the_missing_or_wrong_file() {
         let err = ServerOptions::new("certs/nope.pem", "certs/server.key")
-            .validate(&base())
+            .settings(&base())
             .unwrap_err();
-        assert!(matches!(&err, ConfigError::Read { path, .. } if path.ends_with("certs/nope.pem")));
+        assert_eq!(err.key(), Some("cert"));
+        assert!(err.message().starts_with("cannot read "), "{err}");
+        assert!(err.message().contains("certs/nope.pem"), "{err}");
         let err = ServerOptions::new("certs/server.pem", "certs/ca.pem")
-            .validate(&base())
+            .settings(&base())
             .unwrap_err();
+        assert_eq!(err.key(), Some("key"));
         assert!(
-            err.to_string().starts_with("no private key found in"),
+            err.message().starts_with("no private key found in"),
             "{err}"
         );
-        assert!(err.to_string().ends_with("certs/ca.pem"), "{err}");
+        assert!(err.message().ends_with("certs/ca.pem"), "{err}");
         let err = ServerOptions::new("certs/server.pem", "certs/ca.key")
-            .validate(&base())
+            .settings(&base())
             .unwrap_err();
-        assert!(
-            err.to_string().starts_with("cannot use certificate"),
-            "{err}"
-        );
+        assert!(err.message().starts_with("cannot use certificate"), "{err}");
         let mut client = ClientOptions::new("example.test");
         client.ca = Some("certs/missing-ca.pem".into());
-        let err = client.validate(&base()).unwrap_err();
+        let err = client.settings(&base()).unwrap_err();
+        assert_eq!(err.key(), Some("ca"));
         assert!(err.to_string().contains("missing-ca.pem"), "{err}");
     }
 
@@ -326,7 +390,7 @@ mod tests {
     fn loads_rsa_pkcs1_and_ec_sec1_keys() {
         let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
         for (cert, key) in [("rsa.pem", "rsa-pkcs1.key"), ("ec.pem", "ec-sec1.key")] {
-            ServerOptions::new(cert, key).validate(&data).unwrap();
+            ServerOptions::new(cert, key).settings(&data).unwrap();
         }
     }
 }

@@ -24,6 +24,17 @@ pub enum TlsError {
         #[source]
         source: io::Error,
     },
+    /// The server did not finish the client handshake before the deadline.
+    #[error("TLS handshake with {server_name} not finished within {after:?}")]
+    HandshakeTimeout {
+        /// The server name that was to be verified.
+        server_name: String,
+        /// The deadline that passed.
+        after: Duration,
+        /// What makes the failure a timeout (a SOCKS5 client gets reply `06`).
+        #[source]
+        source: tokio::time::error::Elapsed,
+    },
     /// The client did not finish the server handshake before the deadline.
     #[error("TLS handshake with client {peer} not finished within {after:?}")]
     AcceptTimeout {
@@ -41,12 +52,12 @@ impl TlsError {
             TlsError::Handshake { source, .. } | TlsError::Accept { source, .. } => {
                 source.get_ref()?.downcast_ref()
             }
-            TlsError::AcceptTimeout { .. } => None,
+            TlsError::AcceptTimeout { .. } | TlsError::HandshakeTimeout { .. } => None,
         }
     }
 }
 
-/// A TLS option that cannot be turned into a working configuration.
+/// A certificate, key or CA file that cannot be turned into a working configuration.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -91,22 +102,6 @@ pub enum ConfigError {
         #[source]
         source: rustls::Error,
     },
-    /// `server_name` is neither a DNS name nor an IP address.
-    #[error("server_name `{0}` is neither a DNS name nor an IP address")]
-    ServerName(String),
-    /// An `alpn` entry that is empty, too long or not allowed.
-    #[error("alpn[{index}] `{value}`: {reason}")]
-    Alpn {
-        /// Position in the list.
-        index: usize,
-        /// The entry.
-        value: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// `handshake_timeout` is zero.
-    #[error("handshake_timeout must be greater than zero")]
-    ZeroTimeout,
     /// rustls refused to build a configuration from the aws-lc-rs provider.
     #[error("cannot set up rustls")]
     Rustls(#[source] rustls::Error),

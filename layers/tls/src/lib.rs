@@ -2,24 +2,25 @@
 //! aws-lc-rs provider, with session resumption on and `http/1.1` as the only default ALPN.
 //!
 //! [`TlsConnector`] wraps an inner connector (usually `tcp`) and returns a
-//! [`ClientTlsStream`]; [`TlsAcceptor`] wraps an inbound service and hands it the
-//! decrypted stream. Options deserialize from YAML ([`ClientOptions`], [`ServerOptions`]) and
-//! validate into settings that hold one shared rustls configuration.
+//! [`ClientTlsStream`]; [`TlsAcceptor`] wraps an inner acceptor and hands it the decrypted
+//! stream, with what was negotiated (SNI, ALPN, version, resumption) in its extensions as a
+//! [`TlsInfo`](xypro_core::TlsInfo). Both handshakes have a deadline (10 s by default). Options
+//! deserialize from YAML ([`ClientOptions`], [`ServerOptions`]) and validate into the layers,
+//! which hold one shared rustls configuration.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), xypro_core::BoxError> {
-//! use std::path::Path;
 //! use tokio::io::AsyncWriteExt;
 //! use tower::{Layer, ServiceExt};
-//! use xypro_core::{Address, Target};
+//! use xypro_core::{Address, BuildContext, LayerOptions, Target};
 //! use xypro_tcp::TcpConnector;
-//! use xypro_tls::{ClientOptions, TlsClientLayer};
+//! use xypro_tls::ClientOptions;
 //!
 //! let mut options = ClientOptions::new("example.test");
 //! options.ca = Some("examples/certs/ca.pem".into());
-//! let settings = options.validate(Path::new("."))?;
+//! let layer = options.validate(&BuildContext::default())?;
 //! let tcp = TcpConnector::new("127.0.0.1:8443".parse::<Address>()?);
-//! let tls = TlsClientLayer::new(settings).layer(tcp);
+//! let tls = layer.layer(tcp);
 //! let mut stream = tls.oneshot(Target::tcp("example.com:80".parse::<Address>()?)).await?;
 //! stream.write_all(b"GET / HTTP/1.1\r\nHost: example.test\r\n\r\n").await?;
 //! # Ok(()) }
@@ -38,7 +39,7 @@ mod pem;
 mod server;
 mod tickets;
 
-pub use client::{TlsClientLayer, TlsConnector};
+pub use client::{TlsConnector, TlsConnectorLayer};
 pub use config::{
     ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT, ServerOptions, TlsClientSettings, TlsServerSettings,
     crypto_provider,
@@ -46,7 +47,7 @@ pub use config::{
 pub use error::{ConfigError, TlsError};
 /// The rustls version this crate builds on, for custom `ClientConfig`/`ServerConfig`s.
 pub use rustls;
-pub use server::{TlsAcceptor, TlsServerLayer};
+pub use server::{TlsAcceptor, TlsAcceptorLayer, TlsUpgrade};
 pub use tickets::{TICKETS_PER_SERVER, TicketStore};
 pub use tokio_rustls::server::TlsStream as ServerTlsStream;
 

@@ -1,120 +1,65 @@
-//! `TlsAcceptor`: terminates TLS on an accepted stream, within a deadline, then hands the
-//! decrypted stream to the inner inbound service.
+//! `TlsUpgrade`: terminates TLS on an accepted stream within a deadline and records what was
+//! negotiated; [`UpgradeAcceptor`] then hands the decrypted stream to the inner acceptor.
 
 use crate::{TlsError, TlsServerSettings};
-use std::{
-    future::Future,
-    pin::Pin,
-    task::{Context, Poll},
+use std::sync::Arc;
+use xypro_core::{
+    BoxError, BoxFuture, Incoming, ReadAhead, TlsInfo, Upgrade, UpgradeAcceptor, UpgradeLayer,
 };
-use tower::{Layer, Service};
-use xypro_core::{Accepted, BoxError, BoxIo, Incoming, ReadAhead};
 
-/// Wraps an inbound service so it receives the decrypted side of a TLS connection.
+/// The TLS handshake of the accept side, as an [`Upgrade`].
 #[derive(Debug, Clone)]
-pub struct TlsServerLayer {
+pub struct TlsUpgrade {
     settings: TlsServerSettings,
 }
 
-impl TlsServerLayer {
-    /// A layer with the given validated settings.
+/// Accepts TLS on an incoming stream and calls the inner acceptor with the TLS stream.
+pub type TlsAcceptor<S> = UpgradeAcceptor<TlsUpgrade, S>;
+
+/// Builds [`TlsAcceptor`]s.
+pub type TlsAcceptorLayer = UpgradeLayer<TlsUpgrade>;
+
+impl TlsUpgrade {
+    /// The upgrade for the given validated settings.
     pub fn new(settings: TlsServerSettings) -> Self {
-        TlsServerLayer { settings }
-    }
-}
-
-impl<S> Layer<S> for TlsServerLayer {
-    type Service = TlsAcceptor<S>;
-
-    fn layer(&self, inner: S) -> TlsAcceptor<S> {
-        TlsAcceptor::new(inner, self.settings.clone())
-    }
-}
-
-/// Accepts TLS on `incoming.io` and calls the inner service with the TLS stream.
-#[derive(Debug, Clone)]
-pub struct TlsAcceptor<S> {
-    inner: S,
-    settings: TlsServerSettings,
-}
-
-impl<S> TlsAcceptor<S> {
-    /// Wraps `inner` with the given validated settings.
-    pub fn new(inner: S, settings: TlsServerSettings) -> Self {
-        TlsAcceptor { inner, settings }
+        TlsUpgrade { settings }
     }
 
     /// The settings in force.
     pub fn settings(&self) -> &TlsServerSettings {
         &self.settings
     }
+}
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
+impl Upgrade for TlsUpgrade {
+    fn upgrade(&self, mut incoming: Incoming) -> BoxFuture<Result<Incoming, BoxError>> {
+        let tls = tokio_rustls::TlsAcceptor::from(self.settings.config.clone());
+        let after = self.settings.handshake_timeout;
+        Box::pin(async move {
+            let peer = incoming.peer;
+            let accept = tls.accept(ReadAhead::new(incoming.take_io()));
+            let mut stream = match tokio::time::timeout(after, accept).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(source)) => return Err(TlsError::Accept { peer, source }.into()),
+                Err(_) => return Err(TlsError::AcceptTimeout { peer, after }.into()),
+            };
+            let conn = stream.get_mut().1;
+            conn.set_buffer_limit(Some(crate::SEND_BUFFER_LIMIT));
+            incoming.extensions.insert(tls_info(conn));
+            incoming.replace_io(stream);
+            Ok(incoming)
+        })
     }
 }
 
-impl<S> Service<Incoming> for TlsAcceptor<S>
-where
-    S: Service<Incoming, Response = Accepted> + Clone + Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = Accepted;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Accepted, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, incoming: Incoming) -> Self::Future {
-        // Take the service that was polled ready; leave a fresh clone in its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let tls = tokio_rustls::TlsAcceptor::from(self.settings.config.clone());
-        let deadline = self.settings.handshake_timeout;
-        Box::pin(async move {
-            let Incoming {
-                io,
-                peer,
-                local,
-                inbound,
-            } = incoming;
-            let mut stream =
-                match tokio::time::timeout(deadline, tls.accept(ReadAhead::new(io))).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(source)) => return Err(TlsError::Accept { peer, source }.into()),
-                    Err(_) => {
-                        return Err(TlsError::AcceptTimeout {
-                            peer,
-                            after: deadline,
-                        }
-                        .into());
-                    }
-                };
-            stream
-                .get_mut()
-                .1
-                .set_buffer_limit(Some(crate::SEND_BUFFER_LIMIT));
-            let incoming = Incoming {
-                io: BoxIo::new(stream),
-                peer,
-                local,
-                inbound,
-            };
-            inner.call(incoming).await.map_err(Into::into)
-        })
-    }
+/// What the handshake negotiated, for layers after this one.
+fn tls_info(conn: &rustls::ServerConnection) -> TlsInfo {
+    let mut info = TlsInfo::default();
+    info.server_name = conn
+        .server_name()
+        .map(|name| Arc::from(name.to_ascii_lowercase()));
+    info.alpn = conn.alpn_protocol().map(<[u8]>::to_vec);
+    info.version = conn.protocol_version().and_then(|v| v.as_str());
+    info.resumed = matches!(conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed));
+    info
 }

@@ -16,8 +16,8 @@ use tokio::{
 use tower::{Layer, Service, ServiceExt, service_fn};
 use xypro_core::{Accepted, Address, BoxError, BoxIo, Failure, Incoming, Target};
 use xypro_tls::{
-    ClientOptions, ClientTlsStream, ServerOptions, TlsAcceptor, TlsClientLayer, TlsConnector,
-    TlsError, TlsServerSettings, crypto_provider,
+    ClientOptions, ClientTlsStream, ServerOptions, TlsAcceptor, TlsConnector, TlsConnectorLayer,
+    TlsError, TlsServerSettings, TlsUpgrade, crypto_provider,
 };
 
 fn examples() -> PathBuf {
@@ -43,7 +43,7 @@ fn target() -> Target {
 fn test_server(handshake_timeout: Option<Duration>) -> TlsServerSettings {
     let mut options = ServerOptions::new("certs/server.pem", "certs/server.key");
     options.handshake_timeout = handshake_timeout;
-    options.validate(&examples()).unwrap()
+    options.settings(&examples()).unwrap()
 }
 
 /// A client trusting the test CA.
@@ -65,17 +65,12 @@ async fn serve(settings: TlsServerSettings) -> (SocketAddr, mpsc::UnboundedRecei
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
-    let acceptor = TlsAcceptor::new(service_fn(echo), settings);
+    let acceptor = TlsAcceptor::new(TlsUpgrade::new(settings), service_fn(echo));
     tokio::spawn(async move {
         while let Ok((io, peer)) = listener.accept().await {
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
-                let incoming = Incoming {
-                    io: BoxIo::new(io),
-                    peer,
-                    local: addr,
-                    inbound: "tls-test".into(),
-                };
+                let incoming = Incoming::new(io, peer, addr, "tls-test".into());
                 match acceptor.oneshot(incoming).await {
                     Ok(_) => panic!("the echo service never accepts"),
                     Err(e) => drop(tx.send(e)),
@@ -94,11 +89,11 @@ fn connector(
     TlsConnector<
         impl Service<Target, Response = TcpStream, Error = std::io::Error, Future: Send> + Clone + use<>,
     >,
-    xypro_tls::ConfigError,
+    xypro_core::InvalidOptions,
 > {
-    let settings = options.validate(&examples())?;
+    let settings = options.settings(&examples())?;
     let dial = service_fn(move |_: Target| TcpStream::connect(addr));
-    Ok(TlsClientLayer::new(settings).layer(dial))
+    Ok(TlsConnectorLayer::new(settings).layer(dial))
 }
 
 async fn echo_round_trip(stream: &mut ClientTlsStream<TcpStream>) {
@@ -289,11 +284,12 @@ async fn layers_box_into_the_pipeline_types() {
     use xypro_core::{BoxAcceptor, BoxConnector};
     let (addr, _outcomes) = serve(test_server(None)).await;
     let inner = BoxAcceptor::new(service_fn(echo));
-    let _acceptor =
-        BoxAcceptor::new(xypro_tls::TlsServerLayer::new(test_server(None)).layer(inner));
-    let settings = test_client("example.test").validate(&examples()).unwrap();
+    let _acceptor = BoxAcceptor::new(
+        xypro_tls::TlsAcceptorLayer::new(TlsUpgrade::new(test_server(None))).layer(inner),
+    );
+    let settings = test_client("example.test").settings(&examples()).unwrap();
     let tcp = xypro_tcp::TcpConnector::new(addr.into());
-    let tls = TlsClientLayer::new(settings)
+    let tls = TlsConnectorLayer::new(settings)
         .layer(tcp)
         .map_response(BoxIo::new);
     let mut stream = BoxConnector::new(tls).oneshot(target()).await.unwrap();
@@ -301,4 +297,67 @@ async fn layers_box_into_the_pipeline_types() {
     let mut buf = [0; 5];
     stream.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"boxed");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_the_client_hello_times_out_as_such() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accepts the TCP connection and then says nothing, like a stalling middlebox.
+    let silent = tokio::spawn(async move { listener.accept().await.unwrap().0 });
+    let mut options = test_client("example.test");
+    options.handshake_timeout = Some(Duration::from_millis(300));
+    let started = Instant::now();
+    let err = connector(addr, &options)
+        .unwrap()
+        .oneshot(target())
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_millis(300)..Duration::from_secs(3)).contains(&waited),
+        "{waited:?}"
+    );
+    assert_eq!(Failure::classify(&*err), Failure::TimedOut, "{err}");
+    assert!(chain(&*err).contains("not finished within 300ms"), "{err}");
+    drop(silent.await.unwrap());
+}
+
+/// An inner service that fails with what the TLS layer recorded.
+async fn report(incoming: Incoming) -> Result<Accepted, BoxError> {
+    let info = incoming.extensions.get::<xypro_core::TlsInfo>().cloned();
+    Err(format!("{info:?}").into())
+}
+
+#[tokio::test]
+async fn the_acceptor_records_what_the_handshake_negotiated() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = TlsAcceptor::new(TlsUpgrade::new(test_server(None)), service_fn(report));
+    let server = tokio::spawn(async move {
+        let (io, peer) = listener.accept().await.unwrap();
+        acceptor
+            .oneshot(Incoming::new(io, peer, addr, "tls-test".into()))
+            .await
+            .unwrap_err()
+            .to_string()
+    });
+    let _client = connector(addr, &test_client("Localhost"))
+        .unwrap()
+        .oneshot(target())
+        .await
+        .unwrap();
+    let recorded = server.await.unwrap();
+    assert!(
+        recorded.contains(r#"server_name: Some("localhost")"#),
+        "{recorded}"
+    );
+    assert!(
+        recorded.contains("alpn: Some([104, 116, 116, 112, 47, 49, 46, 49])"),
+        "{recorded}"
+    );
+    assert!(
+        recorded.contains(r#"version: Some("TLSv1_3")"#),
+        "{recorded}"
+    );
 }

@@ -1,9 +1,9 @@
 //! The VLESS client: a connector layer that sends the destination in the VLESS request header.
 
 use crate::{
-    ClientSettings, VlessError,
+    VlessClientSettings, VlessError,
     prepend::Prepend,
-    proto::{Command, Request, Response},
+    proto::{Command, ProtoError, Request, Response},
 };
 use pin_project_lite::pin_project;
 use std::{
@@ -26,18 +26,18 @@ const MAX_RESPONSE: usize = 2 + 255;
 
 /// Wraps a connector in a [`VlessConnector`] for one user.
 #[derive(Debug, Clone, Copy)]
-pub struct VlessLayer {
-    settings: ClientSettings,
+pub struct VlessConnectorLayer {
+    settings: VlessClientSettings,
 }
 
-impl VlessLayer {
+impl VlessConnectorLayer {
     /// A layer that speaks VLESS with these settings.
-    pub fn new(settings: ClientSettings) -> Self {
-        VlessLayer { settings }
+    pub fn new(settings: VlessClientSettings) -> Self {
+        VlessConnectorLayer { settings }
     }
 }
 
-impl<C> Layer<C> for VlessLayer {
+impl<C> Layer<C> for VlessConnectorLayer {
     type Service = VlessConnector<C>;
 
     fn layer(&self, inner: C) -> Self::Service {
@@ -49,12 +49,12 @@ impl<C> Layer<C> for VlessLayer {
 #[derive(Debug, Clone)]
 pub struct VlessConnector<C> {
     inner: C,
-    settings: ClientSettings,
+    settings: VlessClientSettings,
 }
 
 impl<C> VlessConnector<C> {
     /// Wraps `inner`, which reaches the VLESS server.
-    pub fn new(inner: C, settings: ClientSettings) -> Self {
+    pub fn new(inner: C, settings: VlessClientSettings) -> Self {
         VlessConnector { inner, settings }
     }
 
@@ -74,7 +74,7 @@ impl<C> VlessConnector<C> {
     }
 
     /// The client settings.
-    pub fn settings(&self) -> &ClientSettings {
+    pub fn settings(&self) -> &VlessClientSettings {
         &self.settings
     }
 }
@@ -94,11 +94,14 @@ where
 
     fn call(&mut self, target: Target) -> Self::Future {
         let command = match target.network {
-            Network::Tcp => Command::Tcp(target.destination.clone()),
-            Network::Udp => Command::Udp(target.destination.clone()),
+            Network::Tcp => Ok(Command::Tcp(target.destination.clone())),
+            Network::Udp => Ok(Command::Udp(target.destination.clone())),
+            _ => Err(ProtoError::Network),
         };
         let mut header = Vec::new();
-        if let Err(e) = Request::new(self.settings.id, command).write_to_buf(&mut header) {
+        let encoded = command
+            .and_then(|command| Request::new(self.settings.id, command).write_to_buf(&mut header));
+        if let Err(e) = encoded {
             let error = Some(e.into());
             return ConnectFuture {
                 state: State::Failed { error },

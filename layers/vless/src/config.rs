@@ -1,9 +1,10 @@
 //! YAML options of the `vless` layers and the settings they validate into.
 
-use crate::{ConfigError, proto::parse_user_id};
+use crate::{VlessAcceptor, VlessConnectorLayer, proto::parse_user_id};
 use serde::Deserialize;
 use std::{collections::HashMap, time::Duration};
 use uuid::Uuid;
+use xypro_core::{BuildContext, InvalidOptions, LayerOptions};
 
 /// How long the server waits for a whole request header by default.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -19,30 +20,40 @@ pub struct ClientOptions {
     pub id: String,
 }
 
+impl LayerOptions for ClientOptions {
+    type Output = VlessConnectorLayer;
+
+    fn validate(self, _: &BuildContext<'_>) -> Result<VlessConnectorLayer, InvalidOptions> {
+        self.settings().map(VlessConnectorLayer::new)
+    }
+}
+
 impl ClientOptions {
     /// Checks the id and builds the client settings.
-    pub fn validate(&self) -> Result<ClientSettings, ConfigError> {
-        let id = parse_user_id(&self.id).map_err(|source| ConfigError::InvalidId {
-            option: "id".into(),
-            source,
-        })?;
-        Ok(ClientSettings::new(id))
+    pub fn settings(&self) -> Result<VlessClientSettings, InvalidOptions> {
+        let id = parse_user_id(&self.id).map_err(|e| invalid_id("id", e))?;
+        Ok(VlessClientSettings::new(id))
     }
+}
+
+/// The error for a user id that is neither a UUID nor a 1-30 byte string.
+fn invalid_id(key: impl Into<String>, source: crate::proto::UserIdError) -> InvalidOptions {
+    InvalidOptions::at(key, "not a valid user id").with_source(source)
 }
 
 /// Validated settings of a VLESS client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientSettings {
+pub struct VlessClientSettings {
     /// The user id sent in every request.
     pub id: Uuid,
     /// How long to hold the header for a first payload before sending it alone.
     pub header_delay: Duration,
 }
 
-impl ClientSettings {
+impl VlessClientSettings {
     /// Settings for user `id` with the default header delay.
     pub fn new(id: Uuid) -> Self {
-        ClientSettings {
+        VlessClientSettings {
             id,
             header_delay: DEFAULT_HEADER_DELAY,
         }
@@ -73,35 +84,37 @@ pub struct ServerOptions {
     pub handshake_timeout: Option<Duration>,
 }
 
+impl LayerOptions for ServerOptions {
+    type Output = VlessAcceptor;
+
+    fn validate(self, _: &BuildContext<'_>) -> Result<VlessAcceptor, InvalidOptions> {
+        self.settings().map(VlessAcceptor::new)
+    }
+}
+
 impl ServerOptions {
     /// Checks every user and builds the server settings.
-    pub fn validate(&self) -> Result<ServerSettings, ConfigError> {
+    pub fn settings(&self) -> Result<VlessServerSettings, InvalidOptions> {
         if self.users.is_empty() {
-            return Err(ConfigError::NoUsers);
+            return Err(InvalidOptions::at("users", "must list at least one user"));
         }
         let mut ids: HashMap<Uuid, String> = HashMap::new();
         let mut names: HashMap<&str, String> = HashMap::new();
         let mut users = Vec::with_capacity(self.users.len());
         for (i, user) in self.users.iter().enumerate() {
+            let name_key = format!("users[{i}].name");
             if user.name.is_empty() {
-                return Err(ConfigError::EmptyName(format!("users[{i}].name")));
+                return Err(InvalidOptions::at(name_key, "must not be empty"));
             }
             let option = format!("users[{i}].id");
-            let id = parse_user_id(&user.id).map_err(|source| ConfigError::InvalidId {
-                option: option.clone(),
-                source,
-            })?;
+            let id = parse_user_id(&user.id).map_err(|e| invalid_id(option.clone(), e))?;
             if let Some(first) = ids.get(&id) {
-                return Err(ConfigError::DuplicateId {
-                    first: first.clone(),
-                    second: option,
-                });
+                let message = format!("the same user id as `{first}`");
+                return Err(InvalidOptions::at(option, message));
             }
             if let Some(first) = names.get(user.name.as_str()) {
-                return Err(ConfigError::DuplicateName {
-                    first: first.clone(),
-                    second: format!("users[{i}].name"),
-                });
+                let message = format!("repeats the user name of `{first}`");
+                return Err(InvalidOptions::at(name_key, message));
             }
             ids.insert(id, option);
             names.insert(&user.name, format!("users[{i}].name"));
@@ -109,9 +122,12 @@ impl ServerOptions {
         }
         let handshake_timeout = self.handshake_timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
         if handshake_timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout);
+            return Err(InvalidOptions::at(
+                "handshake_timeout",
+                "must be greater than zero",
+            ));
         }
-        Ok(ServerSettings {
+        Ok(VlessServerSettings {
             users,
             allow_private: self.allow_private,
             handshake_timeout,
@@ -121,7 +137,7 @@ impl ServerOptions {
 
 /// Validated settings of a VLESS server.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerSettings {
+pub struct VlessServerSettings {
     /// `(name, id)` of every accepted user.
     pub users: Vec<(String, Uuid)>,
     /// Whether clients may reach internal addresses.
@@ -130,10 +146,10 @@ pub struct ServerSettings {
     pub handshake_timeout: Duration,
 }
 
-impl ServerSettings {
+impl VlessServerSettings {
     /// Settings for these users, refusing internal destinations, with the default deadline.
     pub fn new(users: Vec<(String, Uuid)>) -> Self {
-        ServerSettings {
+        VlessServerSettings {
             users,
             allow_private: false,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
@@ -147,10 +163,14 @@ mod tests {
 
     const ID: &str = "2ad043a0-b930-46f8-bd55-1fcefc93339a";
 
-    fn server(yaml: &str) -> Result<ServerSettings, ConfigError> {
+    fn server(yaml: &str) -> Result<VlessServerSettings, InvalidOptions> {
         serde_yaml::from_str::<ServerOptions>(yaml)
             .unwrap()
-            .validate()
+            .settings()
+    }
+
+    fn key(result: Result<VlessServerSettings, InvalidOptions>) -> String {
+        result.unwrap_err().key().unwrap_or_default().to_owned()
     }
 
     #[test]
@@ -182,18 +202,17 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(
-            err,
-            ConfigError::DuplicateId {
-                first: "users[0].id".into(),
-                second: "users[1].id".into()
-            }
+            err.to_string(),
+            "users[1].id: the same user id as `users[0].id`"
         );
         let err = server("users: [{ name: a, id: x }, { name: a, id: y }]").unwrap_err();
         assert!(err.to_string().contains("users[1].name"), "{err}");
-        assert_eq!(server("users: []").unwrap_err(), ConfigError::NoUsers);
+        assert_eq!(key(server("users: []")), "users");
         assert_eq!(
-            server("{ users: [{ name: a, id: b }], handshake_timeout: 0s }").unwrap_err(),
-            ConfigError::ZeroTimeout
+            key(server(
+                "{ users: [{ name: a, id: b }], handshake_timeout: 0s }"
+            )),
+            "handshake_timeout"
         );
     }
 
@@ -216,8 +235,8 @@ mod tests {
     #[test]
     fn client_options_validate_the_id() {
         let options: ClientOptions = serde_yaml::from_str(&format!("id: {ID}")).unwrap();
-        assert_eq!(options.validate().unwrap().id, ID.parse::<Uuid>().unwrap());
-        let err = ClientOptions { id: String::new() }.validate().unwrap_err();
-        assert!(err.to_string().contains("`id`"), "{err}");
+        assert_eq!(options.settings().unwrap().id, ID.parse::<Uuid>().unwrap());
+        let err = ClientOptions { id: String::new() }.settings().unwrap_err();
+        assert_eq!(err.key(), Some("id"), "{err}");
     }
 }

@@ -2,7 +2,7 @@
 //! destination.
 
 use crate::{
-    ServerSettings, VlessError,
+    VlessError, VlessServerSettings,
     prepend::Prepend,
     proto::{Command, RESPONSE_OK, Request},
     xudp::XudpSession,
@@ -24,7 +24,7 @@ use tokio::{
 use tower::Service;
 use uuid::Uuid;
 use xypro_core::{
-    Accepted, BoxError, BoxFuture, BoxIo, DestinationPolicy, Failure, Incoming, Meta, Network,
+    Accepted, Address, BoxError, BoxFuture, BoxIo, DestinationPolicy, Failure, Incoming, Network,
     Prefixed, Reply, Target,
 };
 
@@ -49,7 +49,7 @@ struct Shared {
 
 impl VlessAcceptor {
     /// An acceptor for the users in `settings`.
-    pub fn new(settings: ServerSettings) -> Self {
+    pub fn new(settings: VlessServerSettings) -> Self {
         let users = settings
             .users
             .into_iter()
@@ -93,12 +93,9 @@ impl Service<Incoming> for VlessAcceptor {
 
 /// Reads the request header within the deadline; the client stream is dropped on error.
 async fn handshake(shared: &Shared, incoming: Incoming) -> Result<Accepted, VlessError> {
-    let Incoming {
-        mut io,
-        peer,
-        local,
-        inbound,
-    } = incoming;
+    let meta = incoming.meta();
+    let local = incoming.local;
+    let mut io = incoming.io;
     let deadline = Instant::now() + shared.handshake_timeout;
     let mut buf = BytesMut::new();
     let (request, used) = loop {
@@ -119,32 +116,29 @@ async fn handshake(shared: &Shared, incoming: Incoming) -> Result<Accepted, Vles
         public_only: !shared.allow_private,
         deny: vec![local],
     };
-    let meta = Meta {
-        inbound,
-        user: Some(user),
-        peer: Some(peer),
-    };
+    let meta = meta.with_user(Some(user));
     let payload = buf.split_off(used).freeze();
     let io = BoxIo::new(Prefixed::new(payload, io));
     let (destination, network) = match request.command {
         Command::Tcp(address) => (address, Network::Tcp),
         Command::Udp(address) => (address, Network::Udp),
         Command::Mux => {
-            let session = XudpSession::new(io, policy, meta);
-            return Ok(Accepted::Session(Box::new(session)));
+            let target = Target::new(mux_address(), Network::Udp, meta).with_policy(policy);
+            let session = Box::new(XudpSession::new(io));
+            return Ok(Accepted::Session { target, session });
         }
     };
-    let target = Target {
-        destination,
-        network,
-        policy,
-        meta,
-    };
+    let target = Target::new(destination, network, meta).with_policy(policy);
     let udp = network == Network::Udp;
     Ok(Accepted::Connect {
         target,
         reply: Box::new(VlessReply { io, udp }),
     })
+}
+
+/// The destination a mux session stands for, as Xray and v2ray name it.
+fn mux_address() -> Address {
+    Address::Domain("v1.mux.cool".into(), 9527)
 }
 
 /// Finds the user with this id, comparing against every user in constant time.

@@ -1,9 +1,9 @@
 //! The XUDP session (VLESS command 3): UDP datagrams to many destinations over one stream.
 //!
-//! Each `(session id, destination)` pair gets its own `Target::udp` stream through the outbound
-//! connector, carrying `len(2) | data` datagrams; replies go back as `Keep` frames naming the
-//! destination as their source. Global ids (Xray's cross-connection full-cone resumption) are
-//! read and ignored, and Mux.Cool TCP sub-sessions are refused with an `End` frame.
+//! Each `(session id, destination)` pair is a child connection of the session, dispatched
+//! like any other and carrying `len(2) | data` datagrams; replies go back as `Keep` frames
+//! naming the destination as their source. Global ids (Xray's cross-connection full-cone
+//! resumption) are read and ignored, and Mux.Cool TCP sub-sessions are refused with an `End`.
 
 use crate::{
     VlessError,
@@ -11,79 +11,86 @@ use crate::{
     server::response_stream,
 };
 use bytes::{Buf, Bytes, BytesMut};
-use std::{collections::HashMap, io, time::Duration};
+use std::{
+    collections::HashMap,
+    io,
+    task::{Context, Poll, ready},
+    time::Duration,
+};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     sync::mpsc,
     task::JoinSet,
 };
-use tower::ServiceExt;
+use tokio_util::sync::PollSender;
 use xypro_core::{
-    Address, BoxConnector, BoxError, BoxFuture, BoxIo, DatagramReader, DestinationPolicy, Meta,
-    Network, Session, Target, write_datagram,
+    Address, BoxError, BoxFuture, BoxIo, ConnectionContext, DatagramBudget, DatagramSender,
+    DatagramSink, Handover, Network, Session, SessionDispatch, datagram_pipe,
 };
 
 /// Most destinations one XUDP connection may have open at once.
 const MAX_DESTINATIONS: usize = 256;
-/// Datagrams queued per destination before new ones are dropped.
-const DATAGRAM_QUEUE: usize = 64;
+/// Bytes one connection may hold queued for all its destinations together.
+const QUEUE_BUDGET: usize = 4 << 20;
 /// Encoded frames queued for the client before destinations wait.
 const FRAME_QUEUE: usize = 64;
-/// A destination with no datagram either way for this long is closed, and so is a connection
-/// with no frames from the client and no destination open for this long.
+/// A connection with no frames from the client and no destination open for this long ends.
 const UDP_IDLE: Duration = Duration::from_secs(300);
 /// Downstream frames are batched into writes of up to this size.
 const WRITE_BATCH: usize = 64 * 1024;
 /// How many bytes the frame reader asks for at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// A VLESS mux connection carrying XUDP frames, run once the relay hands it a connector.
+/// A VLESS mux connection carrying XUDP frames, run once the dispatch hands it its children.
 #[derive(Debug)]
 pub(crate) struct XudpSession {
     io: BoxIo,
-    policy: DestinationPolicy,
-    meta: Meta,
 }
 
 impl XudpSession {
     /// A session over the client stream (positioned after the VLESS request header).
-    pub(crate) fn new(io: BoxIo, policy: DestinationPolicy, meta: Meta) -> Self {
-        XudpSession { io, policy, meta }
+    pub(crate) fn new(io: BoxIo) -> Self {
+        XudpSession { io }
     }
 }
 
 impl Session for XudpSession {
-    fn run(self: Box<Self>, connector: BoxConnector) -> BoxFuture<Result<(), BoxError>> {
+    fn run(self: Box<Self>, dispatch: SessionDispatch) -> BoxFuture<Result<(), BoxError>> {
         Box::pin(async move {
-            let XudpSession { io, policy, meta } = *self;
-            let (reader, writer) = tokio::io::split(response_stream(io));
+            let (reader, writer) = tokio::io::split(response_stream(self.io));
             let (frames, queued) = mpsc::channel(FRAME_QUEUE);
             let mut demux = Demux {
-                connector,
-                policy,
-                meta,
+                dispatch,
                 frames,
+                budget: DatagramBudget::new(QUEUE_BUDGET),
                 sessions: HashMap::new(),
                 destinations: HashMap::new(),
                 tasks: JoinSet::new(),
             };
-            tokio::select! {
+            let ended = tokio::select! {
                 read = demux.run(reader) => read,
                 written = write_frames(writer, queued) => written.map_err(|e| VlessError::Io(e).into()),
-            }
+            };
+            demux.close().await;
+            ended
         })
     }
 }
 
-/// Reads frames from the client and routes their datagrams to per-destination tasks.
+/// One destination: where its datagrams queue, and its connection.
+struct Route {
+    sender: DatagramSender,
+    context: ConnectionContext,
+}
+
+/// Reads frames from the client and routes their datagrams to per-destination connections.
 struct Demux {
-    connector: BoxConnector,
-    policy: DestinationPolicy,
-    meta: Meta,
+    dispatch: SessionDispatch,
     frames: mpsc::Sender<Vec<u8>>,
+    budget: DatagramBudget,
     /// The destination each open session was created for.
     sessions: HashMap<u16, Address>,
-    destinations: HashMap<(u16, Address), mpsc::Sender<Bytes>>,
+    destinations: HashMap<(u16, Address), Route>,
     tasks: JoinSet<()>,
 }
 
@@ -116,6 +123,14 @@ impl Demux {
         }
     }
 
+    /// Ends every destination and waits for their connections to finish.
+    async fn close(&mut self) {
+        for route in self.destinations.values() {
+            route.context.close();
+        }
+        while self.tasks.join_next().await.is_some() {}
+    }
+
     /// Acts on one frame; returns a frame to send back, if any.
     fn handle(&mut self, frame: Frame<'_>) -> Option<Vec<u8>> {
         let id = frame.session;
@@ -135,7 +150,13 @@ impl Demux {
             },
             (Status::End, _) => {
                 self.sessions.remove(&id);
-                self.destinations.retain(|(session, _), _| *session != id);
+                self.destinations.retain(|(session, _), route| {
+                    let keep = *session != id;
+                    if !keep {
+                        route.context.close();
+                    }
+                    keep
+                });
                 return None;
             }
             (Status::KeepAlive, _) => return None,
@@ -149,84 +170,57 @@ impl Demux {
     /// Queues a datagram for a destination, opening it if needed; drops it when full.
     fn forward(&mut self, session: u16, destination: Address, datagram: Bytes) {
         let key = (session, destination);
-        if let Some(tx) = self.destinations.get(&key) {
-            match tx.try_send(datagram) {
-                Ok(()) => return,
-                Err(mpsc::error::TrySendError::Full(_)) => {
+        if let Some(route) = self.destinations.get(&key) {
+            if !route.sender.is_closed() {
+                if route.sender.send(datagram).is_err() {
                     tracing::debug!(destination = %key.1, "XUDP queue full; datagram dropped");
-                    return;
                 }
-                Err(mpsc::error::TrySendError::Closed(datagram)) => {
-                    self.destinations.remove(&key);
-                    return self.forward(key.0, key.1, datagram);
-                }
+                return;
             }
+            self.destinations.remove(&key);
         }
         if self.destinations.len() >= MAX_DESTINATIONS {
-            self.destinations.retain(|_, tx| !tx.is_closed());
+            self.destinations
+                .retain(|_, route| !route.sender.is_closed());
             if self.destinations.len() >= MAX_DESTINATIONS {
+                self.budget.count_drop();
                 tracing::debug!(destination = %key.1, "XUDP destination cap reached; datagram dropped");
                 return;
             }
         }
-        let (tx, rx) = mpsc::channel(DATAGRAM_QUEUE);
-        let _ = tx.try_send(datagram);
-        let target = Target {
-            destination: key.1.clone(),
-            network: Network::Udp,
-            policy: self.policy.clone(),
-            meta: self.meta.clone(),
-        };
-        let pump = pump(
-            self.connector.clone(),
-            target,
+        let target = self.dispatch.child(key.1.clone(), Network::Udp);
+        let sink = FrameSink {
+            frames: PollSender::new(self.frames.clone()),
             session,
-            rx,
-            self.frames.clone(),
-        );
-        self.tasks.spawn(async move {
-            if let Err(e) = pump.await {
-                tracing::debug!("XUDP destination closed: {e}");
-            }
-        });
-        self.destinations.insert(key, tx);
+            source: key.1.clone(),
+        };
+        let (sender, stream) = datagram_pipe(self.budget.clone(), sink);
+        let _ = sender.send(datagram);
+        let context = target.context.clone();
+        self.tasks
+            .spawn(self.dispatch.connect(target, Handover::new(stream)));
+        self.destinations.insert(key, Route { sender, context });
     }
 }
 
-/// Moves datagrams between one destination stream and the client's frame queue.
-async fn pump(
-    connector: BoxConnector,
-    target: Target,
+/// Sends one destination's replies to the client as `Keep` frames naming it as the source.
+struct FrameSink {
+    frames: PollSender<Vec<u8>>,
     session: u16,
-    mut datagrams: mpsc::Receiver<Bytes>,
-    frames: mpsc::Sender<Vec<u8>>,
-) -> Result<(), BoxError> {
-    enum Event {
-        Up(Option<Bytes>),
-        Down(io::Result<Option<Bytes>>),
-    }
-    let source = target.destination.clone();
-    let mut stream = connector.oneshot(target).await?;
-    let mut reader = DatagramReader::new();
-    loop {
-        let event = tokio::time::timeout(UDP_IDLE, async {
-            tokio::select! {
-                up = datagrams.recv() => Event::Up(up),
-                down = reader.next(&mut stream) => Event::Down(down),
-            }
-        })
-        .await;
-        match event {
-            Err(_) | Ok(Event::Up(None)) | Ok(Event::Down(Ok(None))) => return Ok(()),
-            Ok(Event::Up(Some(datagram))) => write_datagram(&mut stream, &datagram).await?,
-            Ok(Event::Down(Ok(Some(datagram)))) => {
-                let frame = encode(&Frame::udp_keep(session, source.clone(), &datagram));
-                if frames.send(frame).await.is_err() {
-                    return Ok(());
-                }
-            }
-            Ok(Event::Down(Err(e))) => return Err(e.into()),
-        }
+    source: Address,
+}
+
+impl DatagramSink for FrameSink {
+    fn poll_send(&mut self, cx: &mut Context<'_>, datagram: &[u8]) -> Poll<io::Result<()>> {
+        let closed = || io::Error::from(io::ErrorKind::BrokenPipe);
+        ready!(self.frames.poll_reserve(cx)).map_err(|_| closed())?;
+        let frame = encode(&Frame::udp_keep(
+            self.session,
+            self.source.clone(),
+            datagram,
+        ));
+        self.frames.send_item(frame).map_err(|_| closed())?;
+        Poll::Ready(Ok(()))
     }
 }
 

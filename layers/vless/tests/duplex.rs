@@ -14,11 +14,12 @@ use tokio::{
 use tower::{Layer, ServiceExt, service_fn};
 use uuid::Uuid;
 use xypro_core::{
-    Accepted, Address, BoxError, BoxIo, DatagramReader, Failure, Incoming, Network, Reply, Target,
+    Accepted, Address, BoxError, DatagramReader, Failure, Incoming, Network, Reply, Target,
     write_datagram,
 };
 use xypro_vless::{
-    ClientSettings, ServerSettings, VlessAcceptor, VlessClientStream, VlessLayer,
+    VlessAcceptor, VlessClientSettings, VlessClientStream, VlessConnectorLayer,
+    VlessServerSettings,
     proto::{Command, Request},
 };
 
@@ -85,16 +86,16 @@ fn header(command: Command) -> Vec<u8> {
 }
 
 fn incoming(io: impl xypro_core::Io) -> Incoming {
-    Incoming {
-        io: BoxIo::new(io),
-        peer: PEER.parse().unwrap(),
-        local: LOCAL.parse().unwrap(),
-        inbound: "vless-in".into(),
-    }
+    Incoming::new(
+        io,
+        PEER.parse().unwrap(),
+        LOCAL.parse().unwrap(),
+        "vless-in".into(),
+    )
 }
 
 fn acceptor() -> VlessAcceptor {
-    VlessAcceptor::new(ServerSettings::new(vec![
+    VlessAcceptor::new(VlessServerSettings::new(vec![
         ("other".into(), Uuid::from_u128(7)),
         ("demo".into(), USER),
     ]))
@@ -110,7 +111,7 @@ async fn connect<T: xypro_core::Io>(id: Uuid, io: T, target: Target) -> VlessCli
         let io = slot.take().ok_or_else(|| BoxError::from("dialled twice"));
         async move { io }
     });
-    VlessLayer::new(ClientSettings::new(id))
+    VlessConnectorLayer::new(VlessClientSettings::new(id))
         .layer(dial)
         .oneshot(target)
         .await
@@ -120,7 +121,7 @@ async fn connect<T: xypro_core::Io>(id: Uuid, io: T, target: Target) -> VlessCli
 fn expect_connect(accepted: Accepted) -> (Target, Box<dyn Reply>) {
     match accepted {
         Accepted::Connect { target, reply } => (target, reply),
-        Accepted::Session(_) => panic!("expected a connect"),
+        _ => panic!("expected a connect"),
     }
 }
 
@@ -143,9 +144,9 @@ async fn tcp_headers_ride_with_the_first_payload_both_ways() {
     let (target, reply) = expect_connect(acceptor().oneshot(incoming(server_end)).await.unwrap());
     assert_eq!(target.destination, destination);
     assert_eq!(target.network, Network::Tcp);
-    assert_eq!(target.meta.user.as_deref(), Some("demo"));
-    assert_eq!(target.meta.peer, Some(PEER.parse().unwrap()));
-    assert_eq!(&*target.meta.inbound, "vless-in");
+    assert_eq!(target.meta().user.as_deref(), Some("demo"));
+    assert_eq!(target.meta().peer, Some(PEER.parse().unwrap()));
+    assert_eq!(&*target.meta().inbound, "vless-in");
     assert!(target.policy.public_only);
     assert_eq!(target.policy.deny, [LOCAL.parse().unwrap()]);
 
@@ -369,7 +370,7 @@ async fn failed_reply_closes_without_a_byte() {
 
 #[tokio::test]
 async fn allow_private_lifts_only_the_public_only_rule() {
-    let mut settings = ServerSettings::new(vec![("demo".into(), USER)]);
+    let mut settings = VlessServerSettings::new(vec![("demo".into(), USER)]);
     settings.allow_private = true;
     let (mut client, server_end) = duplex(4096);
     client
@@ -393,7 +394,7 @@ async fn an_unencodable_destination_fails_before_dialling() {
         Ok::<DuplexStream, BoxError>(duplex(1).0)
     });
     let target = Target::tcp(Address::Domain("a".repeat(256), 80));
-    let err = VlessLayer::new(ClientSettings::new(USER))
+    let err = VlessConnectorLayer::new(VlessClientSettings::new(USER))
         .layer(dial)
         .oneshot(target)
         .await

@@ -5,11 +5,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 use tower::{ServiceExt, service_fn};
 use uuid::Uuid;
 use xypro_core::{
-    Accepted, Address, BoxConnector, BoxError, BoxIo, DatagramReader, Incoming, Network, Target,
-    write_datagram,
+    Accepted, Address, BoxConnector, BoxError, BoxIo, DatagramReader, Dispatch, Incoming, Network,
+    SessionDispatch, Target, write_datagram,
 };
 use xypro_vless::{
-    ServerSettings, VlessAcceptor,
+    VlessAcceptor, VlessServerSettings,
     proto::{
         Command, Request,
         xudp::{Frame, Status},
@@ -105,23 +105,28 @@ async fn xudp_datagrams_reach_each_destination_and_replies_name_their_source() {
     request.extend(frame(new_udp(0, "8.8.8.8:53", b"one")));
     client.write_all(&request).await.unwrap();
 
-    let mut settings = ServerSettings::new(vec![("demo".into(), USER)]);
+    let mut settings = VlessServerSettings::new(vec![("demo".into(), USER)]);
     settings.allow_private = true;
-    let incoming = Incoming {
-        io: BoxIo::new(server_end),
-        peer: "127.0.0.1:40000".parse().unwrap(),
-        local: "127.0.0.1:8443".parse().unwrap(),
-        inbound: "vless".into(),
-    };
-    let Accepted::Session(session) = VlessAcceptor::new(settings)
+    let incoming = Incoming::new(
+        server_end,
+        "127.0.0.1:40000".parse().unwrap(),
+        "127.0.0.1:8443".parse().unwrap(),
+        "vless".into(),
+    );
+    let accepted = VlessAcceptor::new(settings)
         .oneshot(incoming)
         .await
-        .unwrap()
-    else {
-        panic!("command 3 is a session");
-    };
+        .unwrap();
+    assert!(
+        matches!(accepted, Accepted::Session { .. }),
+        "command 3 is a session"
+    );
     let dialled = Arc::new(Mutex::new(Vec::new()));
-    let running = tokio::spawn(session.run(echo_connector(dialled.clone())));
+    let dispatch = Dispatch::default();
+    let running = tokio::spawn({
+        let (dispatch, connector) = (dispatch.clone(), echo_connector(dialled.clone()));
+        async move { dispatch.serve(accepted, connector).await }
+    });
 
     // The response header comes first, with the first frame.
     let mut header = [0; 2];
@@ -180,11 +185,22 @@ async fn xudp_datagrams_reach_each_destination_and_replies_name_their_source() {
         );
         for target in dialled.iter() {
             assert_eq!(target.network, Network::Udp);
-            assert_eq!(target.meta.user.as_deref(), Some("demo"));
+            assert_eq!(target.meta().user.as_deref(), Some("demo"));
             assert!(!target.policy.public_only);
             assert_eq!(target.policy.deny, ["127.0.0.1:8443".parse().unwrap()]);
         }
     }
+
+    // The table shows the session and one child per destination, with their bytes.
+    let open = dispatch.table().list();
+    assert_eq!(open.len(), 3, "{open:?}");
+    let parent = open[0].id();
+    assert!(open[1..].iter().all(|c| c.parent() == Some(parent)));
+    let first = &open[1];
+    assert_eq!(first.destination().to_string(), "8.8.8.8:53");
+    // "one" and "three" up (2 + 3 and 2 + 5 framed), "reply:one" and "reply:three" down.
+    assert_eq!(first.traffic().up(), 5 + 7);
+    assert_eq!(first.traffic().down(), 11 + 13);
 
     // A TCP sub-session and a Keep for an unknown session are both ended, not dialled.
     let mut refused = frame(Frame {
@@ -209,7 +225,12 @@ async fn xudp_datagrams_reach_each_destination_and_replies_name_their_source() {
 
     client.shutdown().await.unwrap();
     drop(client);
-    running.await.unwrap().unwrap();
+    running.await.unwrap();
+    assert!(
+        dispatch.table().is_empty(),
+        "the children end with the session"
+    );
+    assert_eq!(dispatch.table().totals().all.closed, 3);
 }
 
 #[tokio::test]
@@ -221,21 +242,20 @@ async fn a_malformed_frame_ends_the_session_with_an_error() {
         .unwrap();
     request.extend_from_slice(&[0, 4, 0, 0, 9, 0]);
     client.write_all(&request).await.unwrap();
-    let incoming = Incoming {
-        io: BoxIo::new(server_end),
-        peer: "127.0.0.1:40000".parse().unwrap(),
-        local: "127.0.0.1:8443".parse().unwrap(),
-        inbound: "vless".into(),
-    };
-    let acceptor = VlessAcceptor::new(ServerSettings::new(vec![("demo".into(), USER)]));
-    let Accepted::Session(session) = acceptor.oneshot(incoming).await.unwrap() else {
+    let incoming = Incoming::new(
+        server_end,
+        "127.0.0.1:40000".parse().unwrap(),
+        "127.0.0.1:8443".parse().unwrap(),
+        "vless".into(),
+    );
+    let acceptor = VlessAcceptor::new(VlessServerSettings::new(vec![("demo".into(), USER)]));
+    let Accepted::Session { target, session } = acceptor.oneshot(incoming).await.unwrap() else {
         panic!("command 3 is a session");
     };
     let dialled = Arc::new(Mutex::new(Vec::new()));
-    let err = session
-        .run(echo_connector(dialled.clone()))
-        .await
-        .unwrap_err();
+    let dispatch =
+        SessionDispatch::new(target, Dispatch::default(), echo_connector(dialled.clone()));
+    let err = session.run(dispatch).await.unwrap_err();
     assert!(
         xypro_core_chain(&*err).contains("unknown mux frame status 9"),
         "{err}"

@@ -13,20 +13,20 @@ use xypro_core::{BoxError, Io, Target};
 
 /// Wraps a connector so its streams carry a WebSocket.
 #[derive(Debug, Clone)]
-pub struct WsClientLayer {
+pub struct WsConnectorLayer {
     settings: Arc<WsClientSettings>,
 }
 
-impl WsClientLayer {
+impl WsConnectorLayer {
     /// A layer with the given validated settings.
     pub fn new(settings: WsClientSettings) -> Self {
-        WsClientLayer {
+        WsConnectorLayer {
             settings: Arc::new(settings),
         }
     }
 }
 
-impl<C> Layer<C> for WsClientLayer {
+impl<C> Layer<C> for WsConnectorLayer {
     type Service = WsConnector<C>;
 
     fn layer(&self, inner: C) -> WsConnector<C> {
@@ -50,7 +50,7 @@ pub struct WsConnector<C> {
 impl<C> WsConnector<C> {
     /// Wraps `inner` with the given validated settings.
     pub fn new(inner: C, settings: WsClientSettings) -> Self {
-        WsClientLayer::new(settings).layer(inner)
+        WsConnectorLayer::new(settings).layer(inner)
     }
 
     /// The settings in force.

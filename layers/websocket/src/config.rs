@@ -1,12 +1,13 @@
 //! YAML options of the `websocket` layers and the settings they validate into.
 
-use crate::ConfigError;
+use crate::{ConfigError, WsConnectorLayer, WsUpgrade};
 use hyper::header::{HeaderName, HeaderValue};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::time::Duration;
+use xypro_core::{BuildContext, InvalidOptions, LayerOptions, UpgradeLayer};
 
-/// The server's upgrade deadline when `handshake_timeout` is not set.
+/// The upgrade deadline, on either side, when `handshake_timeout` is not set.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The largest `early_data`: its base64 form (10,924 bytes) still fits the 16 KiB request
@@ -26,7 +27,8 @@ const RESERVED: &[&str] = &[
     "transfer-encoding",
 ];
 
-/// Options of the outbound `websocket` layer: `{ path, host, headers, early_data }`.
+/// Options of the outbound `websocket` layer:
+/// `{ path, host, headers, early_data, early_data_resend, handshake_timeout }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientOptions {
@@ -47,6 +49,9 @@ pub struct ClientOptions {
     /// read early data without echoing it, such as sing-box.
     #[serde(default = "default_true")]
     pub early_data_resend: bool,
+    /// Deadline for the server's `101` once the request is sent (default 10s).
+    #[serde(default, with = "humantime_serde")]
+    pub handshake_timeout: Option<Duration>,
 }
 
 /// Options of the inbound `websocket` layer: `{ path, host, headers, early_data, handshake_timeout }`.
@@ -91,6 +96,8 @@ pub struct WsClientSettings {
     pub early_data: usize,
     /// Whether early data the server did not echo is sent again as the first message.
     pub early_data_resend: bool,
+    /// Deadline for the server's `101` once the request is sent.
+    pub handshake_timeout: Duration,
 }
 
 /// Validated server settings.
@@ -117,12 +124,13 @@ impl ClientOptions {
             headers: IndexMap::new(),
             early_data: 0,
             early_data_resend: true,
+            handshake_timeout: None,
         }
     }
 
     /// Validates the options; `default_host` (the TLS server name or dial address below this
     /// layer) is the `Host` when neither `host` nor `headers.Host` is set.
-    pub fn validate(&self, default_host: Option<&str>) -> Result<WsClientSettings, ConfigError> {
+    pub fn settings(&self, default_host: Option<&str>) -> Result<WsClientSettings, ConfigError> {
         check_path(&self.path)?;
         let (path, ed) = split_early_data(&self.path)?;
         let early_data = match (self.early_data, ed) {
@@ -171,6 +179,7 @@ impl ClientOptions {
             headers,
             early_data,
             early_data_resend: self.early_data_resend,
+            handshake_timeout: handshake_timeout(self.handshake_timeout)?,
         })
     }
 }
@@ -188,7 +197,7 @@ impl ServerOptions {
     }
 
     /// Validates the options into settings.
-    pub fn validate(&self) -> Result<WsServerSettings, ConfigError> {
+    pub fn settings(&self) -> Result<WsServerSettings, ConfigError> {
         check_path(&self.path)?;
         if self.path.contains('?') {
             return Err(ConfigError::Path {
@@ -204,10 +213,7 @@ impl ServerOptions {
             .iter()
             .map(|(name, value)| check_header(name, value))
             .collect::<Result<Vec<_>, _>>()?;
-        let handshake_timeout = self.handshake_timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
-        if handshake_timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout);
-        }
+        let handshake_timeout = handshake_timeout(self.handshake_timeout)?;
         Ok(WsServerSettings {
             path: self.path.clone(),
             host: self.host.clone(),
@@ -215,6 +221,35 @@ impl ServerOptions {
             early_data: self.early_data,
             handshake_timeout,
         })
+    }
+}
+
+/// The handshake deadline: the default when unset, never zero.
+fn handshake_timeout(given: Option<Duration>) -> Result<Duration, ConfigError> {
+    match given.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT) {
+        Duration::ZERO => Err(ConfigError::ZeroTimeout),
+        limit => Ok(limit),
+    }
+}
+
+impl LayerOptions for ClientOptions {
+    type Output = WsConnectorLayer;
+
+    /// The `Host` defaults to the host the hop below reaches (TLS server name, else dial host).
+    fn validate(self, ctx: &BuildContext<'_>) -> Result<WsConnectorLayer, InvalidOptions> {
+        let settings = self
+            .settings(ctx.dial_host())
+            .map_err(InvalidOptions::from)?;
+        Ok(WsConnectorLayer::new(settings))
+    }
+}
+
+impl LayerOptions for ServerOptions {
+    type Output = UpgradeLayer<WsUpgrade>;
+
+    fn validate(self, _: &BuildContext<'_>) -> Result<UpgradeLayer<WsUpgrade>, InvalidOptions> {
+        let settings = self.settings().map_err(InvalidOptions::from)?;
+        Ok(UpgradeLayer::new(WsUpgrade::new(settings)))
     }
 }
 
@@ -294,17 +329,17 @@ mod tests {
     #[test]
     fn xray_ed_in_path_becomes_early_data() {
         let opts = client("{ path: '/xy?ed=2048', host: example.test }").unwrap();
-        let s = opts.validate(None).unwrap();
+        let s = opts.settings(None).unwrap();
         assert_eq!((s.path.as_str(), s.early_data), ("/xy", 2048));
         let opts = client("{ path: '/xy?a=1&ed=2048&b=2' }").unwrap();
-        let s = opts.validate(Some("dial.test")).unwrap();
+        let s = opts.settings(Some("dial.test")).unwrap();
         assert_eq!((s.path.as_str(), s.early_data), ("/xy?a=1&b=2", 2048));
         assert_eq!(s.host, "dial.test");
     }
 
     #[test]
     fn client_errors_name_the_option() {
-        let bad = |yaml: &str| client(yaml).unwrap().validate(Some("h")).unwrap_err();
+        let bad = |yaml: &str| client(yaml).unwrap().settings(Some("h")).unwrap_err();
         assert!(matches!(bad("{ path: xy }"), ConfigError::Path { .. }));
         assert!(matches!(
             bad("{ path: '/xy?ed=abc' }"),
@@ -338,7 +373,7 @@ mod tests {
             ConfigError::HostConflict { .. }
         ));
         assert_eq!(
-            client("{}").unwrap().validate(None).unwrap_err(),
+            client("{}").unwrap().settings(None).unwrap_err(),
             ConfigError::MissingHost
         );
         assert!(client("{ path: /, nope: 1 }").is_err());
@@ -347,7 +382,7 @@ mod tests {
     #[test]
     fn host_header_entry_sets_host() {
         let opts = client("{ headers: { Host: cdn.test, User-Agent: x } }").unwrap();
-        let s = opts.validate(Some("dial.test")).unwrap();
+        let s = opts.settings(Some("dial.test")).unwrap();
         assert_eq!(s.host, "cdn.test");
         assert_eq!(s.headers.len(), 1);
     }
@@ -356,13 +391,13 @@ mod tests {
     fn server_options_validate() {
         let opts: ServerOptions =
             serde_yaml::from_str("{ path: /xy, handshake_timeout: 3s }").unwrap();
-        let s = opts.validate().unwrap();
+        let s = opts.settings().unwrap();
         assert!(s.early_data);
         assert_eq!(s.handshake_timeout, Duration::from_secs(3));
         let bad: ServerOptions = serde_yaml::from_str("{ path: '/xy?ed=1' }").unwrap();
-        assert!(matches!(bad.validate(), Err(ConfigError::Path { .. })));
+        assert!(matches!(bad.settings(), Err(ConfigError::Path { .. })));
         let zero: ServerOptions = serde_yaml::from_str("{ handshake_timeout: 0s }").unwrap();
-        assert_eq!(zero.validate(), Err(ConfigError::ZeroTimeout));
+        assert_eq!(zero.settings(), Err(ConfigError::ZeroTimeout));
         assert!(serde_yaml::from_str::<ServerOptions>("{ early_data: 5 }").is_err());
     }
 }

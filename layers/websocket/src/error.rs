@@ -18,6 +18,15 @@ pub enum WsError {
         /// The status code the server sent.
         status: u16,
     },
+    /// The server did not answer the upgrade request before the deadline.
+    #[error("no answer to the WebSocket upgrade within {after:?}")]
+    ResponseTimeout {
+        /// The deadline that passed.
+        after: Duration,
+        /// What makes the failure a timeout (a SOCKS5 client gets reply `06`).
+        #[source]
+        source: tokio::time::error::Elapsed,
+    },
     /// The server's response head is not valid HTTP.
     #[error("malformed HTTP response to the WebSocket upgrade")]
     Malformed(#[source] httparse::Error),
@@ -67,6 +76,32 @@ pub enum WsError {
         /// The client's address.
         peer: SocketAddr,
     },
+}
+
+impl From<ConfigError> for xypro_core::InvalidOptions {
+    fn from(error: ConfigError) -> Self {
+        let message = error.to_string();
+        match error.key() {
+            Some(key) => xypro_core::InvalidOptions::at(key, message),
+            None => xypro_core::InvalidOptions::new(message),
+        }
+    }
+}
+
+impl ConfigError {
+    /// The option the error is about.
+    pub fn key(&self) -> Option<String> {
+        Some(match self {
+            ConfigError::Path { .. } | ConfigError::EarlyDataInPath { .. } => "path".into(),
+            ConfigError::EarlyDataConflict { .. } | ConfigError::EarlyDataTooLarge { .. } => {
+                "early_data".into()
+            }
+            ConfigError::Host(_) | ConfigError::HostConflict { .. } => "host".into(),
+            ConfigError::Header { name, .. } => format!("headers.{name}"),
+            ConfigError::ZeroTimeout => "handshake_timeout".into(),
+            ConfigError::MissingHost => return None,
+        })
+    }
 }
 
 /// A WebSocket option that cannot be turned into working settings.

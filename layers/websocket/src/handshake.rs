@@ -34,15 +34,21 @@ where
     io.flush().await?;
 
     let mut buf = BytesMut::with_capacity(1024);
-    let switched = loop {
-        if let Some(switched) = parse_response(&buf, &key)? {
-            break switched;
-        }
-        buf.reserve(1024.min((MAX_RESPONSE_HEAD + 1).saturating_sub(buf.len())));
-        if io.read_buf(&mut buf).await? == 0 {
-            return Err(WsError::Eof);
+    let response = async {
+        loop {
+            if let Some(switched) = parse_response(&buf, &key)? {
+                return Ok(switched);
+            }
+            buf.reserve(1024.min((MAX_RESPONSE_HEAD + 1).saturating_sub(buf.len())));
+            if io.read_buf(&mut buf).await? == 0 {
+                return Err(WsError::Eof);
+            }
         }
     };
+    let after = settings.handshake_timeout;
+    let switched = tokio::time::timeout(after, response)
+        .await
+        .map_err(|source| WsError::ResponseTimeout { after, source })??;
     let echoed = match (&switched.protocol, &protocol) {
         (Some(got), Some(sent)) if got == sent.as_bytes() => true,
         (Some(_), Some(_)) => return Err(WsError::ProtocolMismatch),

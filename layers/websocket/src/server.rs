@@ -1,5 +1,5 @@
-//! `WsAcceptor`: serves the HTTP/1.1 upgrade with hyper, then hands the inner inbound service
-//! the WebSocket as a byte stream.
+//! `WsUpgrade`: serves the HTTP/1.1 upgrade with hyper, then hands the inner acceptor the
+//! WebSocket as a byte stream.
 //!
 //! Every well-formed request that is not an upgrade for this endpoint (path, method, headers,
 //! version, host) gets the same bytes: `404`, `connection: close`, `content-length: 0`, no
@@ -19,7 +19,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::{
     convert::Infallible,
     fmt,
-    future::{Future, Ready, ready},
+    future::{Ready, ready},
     io,
     pin::Pin,
     sync::{
@@ -29,17 +29,27 @@ use std::{
     task::{Context, Poll, ready},
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tower::{Layer, Service};
-use xypro_core::{Accepted, BoxError, BoxIo, Incoming};
+use xypro_core::{BoxError, BoxFuture, BoxIo, Incoming, Upgrade, UpgradeAcceptor, UpgradeLayer};
 
 /// Largest request head (request line and headers) the server reads.
 pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
 
-/// Wraps an inbound service so it receives the byte stream of a WebSocket upgrade.
+/// The HTTP/1.1 upgrade of the accept side, as an [`Upgrade`]: answers the upgrade on the
+/// incoming stream (an identical empty `404` to anything else) and replaces the stream with the
+/// WebSocket byte stream, early data first.
+///
+/// A miss, a timeout or an HTTP error fails the upgrade once the connection is answered. No
+/// task is spawned.
 #[derive(Debug, Clone)]
-pub struct WsServerLayer {
+pub struct WsUpgrade {
     shared: Arc<Shared>,
 }
+
+/// Accepts the WebSocket upgrade and calls the inner acceptor with the byte stream.
+pub type WsAcceptor<S> = UpgradeAcceptor<WsUpgrade, S>;
+
+/// Builds [`WsAcceptor`]s.
+pub type WsAcceptorLayer = UpgradeLayer<WsUpgrade>;
 
 struct Shared {
     settings: WsServerSettings,
@@ -52,8 +62,8 @@ impl fmt::Debug for Shared {
     }
 }
 
-impl WsServerLayer {
-    /// A layer with the given validated settings.
+impl WsUpgrade {
+    /// The upgrade for the given validated settings.
     pub fn new(settings: WsServerSettings) -> Self {
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
@@ -61,95 +71,24 @@ impl WsServerLayer {
             .auto_date_header(false)
             .max_header_size(MAX_REQUEST_HEAD)
             .max_buf_size(2 * MAX_REQUEST_HEAD);
-        WsServerLayer {
+        WsUpgrade {
             shared: Arc::new(Shared { settings, http }),
         }
-    }
-}
-
-impl<S> Layer<S> for WsServerLayer {
-    type Service = WsAcceptor<S>;
-
-    fn layer(&self, inner: S) -> WsAcceptor<S> {
-        WsAcceptor {
-            inner,
-            shared: self.shared.clone(),
-        }
-    }
-}
-
-/// Answers the upgrade on `incoming.io` (an identical empty `404` to anything else) and calls
-/// the inner service with the WebSocket byte stream, early data first.
-///
-/// The returned future ends with the inner service's result; a miss, a timeout or an HTTP
-/// error ends it with an error once the connection is closed. No task is spawned.
-#[derive(Debug, Clone)]
-pub struct WsAcceptor<S> {
-    inner: S,
-    shared: Arc<Shared>,
-}
-
-impl<S> WsAcceptor<S> {
-    /// Wraps `inner` with the given validated settings.
-    pub fn new(inner: S, settings: WsServerSettings) -> Self {
-        WsServerLayer::new(settings).layer(inner)
     }
 
     /// The settings in force.
     pub fn settings(&self) -> &WsServerSettings {
         &self.shared.settings
     }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
 }
 
-impl<S> Service<Incoming> for WsAcceptor<S>
-where
-    S: Service<Incoming, Response = Accepted> + Clone + Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = Accepted;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Accepted, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, incoming: Incoming) -> Self::Future {
-        // Take the service that was polled ready; leave a fresh clone in its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+impl Upgrade for WsUpgrade {
+    fn upgrade(&self, mut incoming: Incoming) -> BoxFuture<Result<Incoming, BoxError>> {
         let shared = self.shared.clone();
         Box::pin(async move {
-            let Incoming {
-                io,
-                peer,
-                local,
-                inbound,
-            } = incoming;
-            let ws = upgrade(shared, io, peer).await?;
-            let incoming = Incoming {
-                io: BoxIo::new(ws),
-                peer,
-                local,
-                inbound,
-            };
-            inner.call(incoming).await.map_err(Into::into)
+            let ws = upgrade(shared, incoming.take_io(), incoming.peer).await?;
+            incoming.replace_io(ws);
+            Ok(incoming)
         })
     }
 }

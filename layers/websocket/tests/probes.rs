@@ -68,7 +68,7 @@ async fn every_miss_gets_the_same_bytes() {
 async fn slow_headers_are_cut_at_the_deadline() {
     let mut options = xypro_websocket::ServerOptions::new("/xy");
     options.handshake_timeout = Some(Duration::from_millis(300));
-    let mut server = serve(options.validate().unwrap()).await;
+    let mut server = serve(options.settings().unwrap()).await;
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
     let started = Instant::now();
     tcp.write_all(b"GET /xy HTTP/1.1\r\nHost: a\r\n")

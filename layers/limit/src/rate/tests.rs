@@ -6,7 +6,7 @@ use tokio::{
     time::Instant,
 };
 use tower::{ServiceExt, service_fn};
-use xypro_core::Address;
+use xypro_core::{Address, Meta, Network};
 
 /// An endless in-memory peer: reads yield `remaining` zero bytes, writes are swallowed.
 #[derive(Debug)]
@@ -54,9 +54,12 @@ fn source(
 }
 
 fn target(user: Option<&str>) -> Target {
-    let mut target = Target::tcp("example.com:443".parse::<Address>().unwrap());
-    target.meta.user = user.map(Arc::from);
-    target
+    let meta = Meta::new("test").with_user(user.map(Arc::from));
+    Target::new(
+        "example.com:443".parse::<Address>().unwrap(),
+        Network::Tcp,
+        meta,
+    )
 }
 
 fn connections(per_second: u32, burst: u32, per_user: bool) -> RateLimitSettings {

@@ -65,7 +65,6 @@ impl ReplyCode {
 impl From<Failure> for ReplyCode {
     fn from(failure: Failure) -> Self {
         match failure {
-            Failure::General => ReplyCode::GeneralFailure,
             Failure::NotAllowed => ReplyCode::NotAllowed,
             Failure::NetworkUnreachable => ReplyCode::NetworkUnreachable,
             Failure::HostUnreachable => ReplyCode::HostUnreachable,
@@ -73,6 +72,7 @@ impl From<Failure> for ReplyCode {
             Failure::TimedOut => ReplyCode::TtlExpired,
             Failure::CommandNotSupported => ReplyCode::CommandNotSupported,
             Failure::AddressTypeNotSupported => ReplyCode::AddressTypeNotSupported,
+            _ => ReplyCode::GeneralFailure,
         }
     }
 }

@@ -48,4 +48,7 @@ pub enum ProtoError {
     /// A mux frame payload longer than 65535 bytes.
     #[error("mux frame payload longer than 65535 bytes")]
     FrameTooLong,
+    /// A network other than TCP or UDP, which VLESS cannot carry.
+    #[error("VLESS carries only TCP and UDP")]
+    Network,
 }

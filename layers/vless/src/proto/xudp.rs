@@ -129,6 +129,10 @@ impl<'a> Frame<'a> {
             buf.push(match network {
                 Network::Tcp => NETWORK_TCP,
                 Network::Udp => NETWORK_UDP,
+                _ => {
+                    buf.truncate(start);
+                    return Err(ProtoError::Network);
+                }
             });
             if let Err(e) = write_address(address, buf) {
                 buf.truncate(start);

@@ -140,7 +140,7 @@ mod tests {
         let mut opts = ServerOptions::new("/xy");
         opts.host = Some("example.test".into());
         opts.headers.insert("X-Token".into(), "t1".into());
-        opts.validate().unwrap()
+        opts.settings().unwrap()
     }
 
     fn request() -> hyper::http::request::Builder {

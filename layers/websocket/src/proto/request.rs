@@ -40,7 +40,7 @@ mod tests {
     fn writes_the_exact_head() {
         let mut opts = ClientOptions::new("/xy?x=1&ed=2048");
         opts.headers.insert("User-Agent".into(), "test/1".into());
-        let settings = opts.validate(Some("example.test")).unwrap();
+        let settings = opts.settings(Some("example.test")).unwrap();
         let mut buf = Vec::new();
         write_request(
             &mut buf,

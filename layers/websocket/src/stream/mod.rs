@@ -3,7 +3,7 @@
 mod read;
 mod write;
 
-use crate::frame::CLOSE_NORMAL;
+use crate::proto::frame::CLOSE_NORMAL;
 use bytes::Bytes;
 use read::Inbound;
 use std::{

@@ -2,7 +2,7 @@
 //! the caller's buffer (unmasked in place), so nothing is buffered but a header's worth.
 
 use super::write::Outbound;
-use crate::frame::{
+use crate::proto::frame::{
     CLOSE_NORMAL, CLOSE_PROTOCOL, HeaderCheck, Kind, MAX_CONTROL, MAX_HEAD, Violation, apply_mask,
     head_len, parse_head,
 };

@@ -292,7 +292,7 @@ fn frame(first: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
     let mut body = payload.to_vec();
     if let Some(mask) = mask {
         out.extend_from_slice(&mask);
-        crate::frame::apply_mask(&mut body, mask, 0);
+        crate::proto::frame::apply_mask(&mut body, mask, 0);
     }
     out.extend_from_slice(&body);
     out

@@ -2,7 +2,7 @@
 //! borrowed only while it holds bytes; large unmasked writes go to the socket directly, the
 //! header and the caller's bytes in one vectored write.
 
-use crate::frame::{MAX_CONTROL, MAX_HEAD, apply_mask, encode_head};
+use crate::proto::frame::{MAX_CONTROL, MAX_HEAD, apply_mask, encode_head};
 use std::{
     cell::RefCell,
     io::{self, IoSlice},

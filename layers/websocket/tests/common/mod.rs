@@ -21,17 +21,19 @@ use tokio::{
 };
 use tower::{ServiceExt, service_fn};
 use xypro_core::{
-    Accepted, Address, BoxAcceptor, BoxConnector, BoxError, BoxFuture, BoxIo, Incoming, Session,
+    Accepted, Address, BoxAcceptor, BoxError, BoxFuture, BoxIo, Incoming, Session, SessionDispatch,
     Target,
 };
-use xypro_websocket::{ClientOptions, WsAcceptor, WsClientStream, WsConnector, WsServerSettings};
+use xypro_websocket::{
+    ClientOptions, WsAcceptor, WsClientStream, WsConnector, WsServerSettings, WsUpgrade,
+};
 
 /// A session that does nothing: the inner acceptor's answer once it has handed the stream on.
 #[derive(Debug)]
 pub struct Done;
 
 impl Session for Done {
-    fn run(self: Box<Self>, _connector: BoxConnector) -> BoxFuture<Result<(), BoxError>> {
+    fn run(self: Box<Self>, _: SessionDispatch) -> BoxFuture<Result<(), BoxError>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -51,18 +53,15 @@ pub async fn serve(settings: WsServerSettings) -> Server {
     let (result_tx, results) = mpsc::unbounded_channel();
     let inner = service_fn(move |incoming: Incoming| {
         let _ = stream_tx.send(incoming.io);
-        ready(Ok::<_, BoxError>(Accepted::Session(Box::new(Done))))
+        let target = Target::tcp("done.test:1".parse::<Address>().unwrap());
+        let session = Box::new(Done);
+        ready(Ok::<_, BoxError>(Accepted::Session { target, session }))
     });
-    let acceptor = BoxAcceptor::new(WsAcceptor::new(inner, settings));
+    let acceptor = BoxAcceptor::new(WsAcceptor::new(WsUpgrade::new(settings), inner));
     tokio::spawn(async move {
         loop {
             let (tcp, peer) = listener.accept().await.unwrap();
-            let incoming = Incoming {
-                io: BoxIo::new(tcp),
-                peer,
-                local: addr,
-                inbound: "test".into(),
-            };
+            let incoming = Incoming::new(tcp, peer, addr, "test".into());
             let acceptor = acceptor.clone();
             let result_tx = result_tx.clone();
             tokio::spawn(async move {
@@ -130,7 +129,7 @@ pub async fn connect(
             Ok::<_, io::Error>(Counting { tcp, writes })
         }
     });
-    let settings = options.validate(Some(&addr.to_string()))?;
+    let settings = options.settings(Some(&addr.to_string()))?;
     let target = Target::tcp("example.com:80".parse::<Address>().unwrap());
     let stream = WsConnector::new(tcp, settings).oneshot(target).await?;
     Ok((stream, writes))
@@ -140,5 +139,5 @@ pub async fn connect(
 pub fn server_settings(path: &str) -> WsServerSettings {
     let mut options = xypro_websocket::ServerOptions::new(path);
     options.handshake_timeout = Some(std::time::Duration::from_secs(2));
-    options.validate().unwrap()
+    options.settings().unwrap()
 }

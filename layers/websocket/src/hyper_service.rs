@@ -52,7 +52,7 @@ mod tests {
 
     #[test]
     fn answers_101_with_the_accept_key_and_echoes_early_data() {
-        let settings = ServerOptions::new("/secret").validate().unwrap();
+        let settings = ServerOptions::new("/secret").settings().unwrap();
         let req = request("/secret")
             .header("sec-websocket-protocol", "aGVsbG8")
             .body(())
@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn refuses_other_paths_and_plain_requests() {
-        let settings = ServerOptions::new("/secret").validate().unwrap();
+        let settings = ServerOptions::new("/secret").settings().unwrap();
         let other = request("/").body(()).unwrap();
         assert_eq!(accept_upgrade(&other, &settings).unwrap_err(), "wrong path");
         let page = Request::get("/secret").body(()).unwrap();

@@ -1,0 +1,365 @@
+//! The dispatch: the one place every logical connection goes through — connect, reply, relay
+//! with the idle deadline, the table entry, close by id, and one log line when it ends.
+//!
+//! The accept loop calls [`Dispatch::serve`] for what each accepted socket's handshake
+//! yields; a session (a UDP association, an XUDP or mux session, the streams of an HTTP/2
+//! connection) calls [`SessionDispatch::connect`] for each connection it opens.
+
+use crate::{
+    Accepted, Address, BoxConnector, BoxError, ConnectionContext, ConnectionTable, Failure,
+    Network, RelayStats, Reply, Session, Target, error_chain, relay,
+};
+use std::{
+    fmt,
+    future::Future,
+    io,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+use tower::ServiceExt;
+
+/// What the dispatch applies to every connection; a reload may change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DispatchSettings {
+    /// A relay with no byte either way for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl DispatchSettings {
+    /// Settings with the given idle timeout.
+    pub fn new(idle_timeout: Duration) -> Self {
+        DispatchSettings { idle_timeout }
+    }
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        DispatchSettings::new(Duration::from_secs(300))
+    }
+}
+
+/// Runs logical connections and keeps them in its [`ConnectionTable`]; clones share both.
+#[derive(Clone)]
+pub struct Dispatch {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    table: ConnectionTable,
+    settings: Mutex<DispatchSettings>,
+}
+
+impl fmt::Debug for Dispatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatch")
+            .field("table", &self.shared.table)
+            .field("settings", &self.settings())
+            .finish()
+    }
+}
+
+impl Default for Dispatch {
+    fn default() -> Self {
+        Dispatch::new(ConnectionTable::new(), DispatchSettings::default())
+    }
+}
+
+impl Dispatch {
+    /// A dispatch recording connections in `table`.
+    pub fn new(table: ConnectionTable, settings: DispatchSettings) -> Self {
+        Dispatch {
+            shared: Arc::new(Shared {
+                table,
+                settings: Mutex::new(settings),
+            }),
+        }
+    }
+
+    /// The table of open connections.
+    pub fn table(&self) -> &ConnectionTable {
+        &self.shared.table
+    }
+
+    /// The settings new connections start with.
+    pub fn settings(&self) -> DispatchSettings {
+        *self
+            .shared
+            .settings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes the settings for connections that start from now on.
+    pub fn set_settings(&self, settings: DispatchSettings) {
+        *self
+            .shared
+            .settings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = settings;
+    }
+
+    /// Runs what an inbound handshake produced to its end, dialling through `connector`.
+    pub async fn serve(&self, accepted: Accepted, connector: BoxConnector) {
+        match accepted {
+            Accepted::Connect { target, reply } => self.connect(target, reply, connector).await,
+            Accepted::Session { target, session } => {
+                self.run_session(target, session, connector).await
+            }
+        }
+    }
+
+    /// Connects `target` through `connector`, answers the client through `reply`, then relays
+    /// until both sides close, the idle deadline passes or the connection is closed by id.
+    pub async fn connect(&self, target: Target, reply: Box<dyn Reply>, connector: BoxConnector) {
+        let context = target.context.clone();
+        let _entry = self.shared.table.register(context.clone());
+        let idle = self.settings().idle_timeout;
+        let outcome = tokio::select! {
+            biased;
+            () = context.closed() => Outcome::Closed,
+            outcome = connect_and_relay(target, reply, connector, idle) => outcome,
+        };
+        outcome.log(&context);
+    }
+
+    async fn run_session(
+        &self,
+        target: Target,
+        session: Box<dyn Session>,
+        connector: BoxConnector,
+    ) {
+        let context = target.context.clone();
+        let _entry = self.shared.table.register(context.clone());
+        let dispatch = SessionDispatch::new(target, self.clone(), connector);
+        let outcome = tokio::select! {
+            biased;
+            () = context.closed() => Outcome::Closed,
+            ended = session.run(dispatch) => Outcome::SessionEnded(ended),
+        };
+        // Whatever the session left open ends with it.
+        context.close();
+        outcome.log(&context);
+    }
+}
+
+/// How a session opens its connections: as children of its own, through the same dispatch.
+#[derive(Debug)]
+pub struct SessionDispatch {
+    parent: Target,
+    dispatch: Dispatch,
+    connector: BoxConnector,
+}
+
+impl SessionDispatch {
+    /// Children of `parent`, dispatched by `dispatch` through `connector`.
+    ///
+    /// [`Dispatch::serve`] builds this for every session it runs (and lists the parent in its
+    /// table); build one yourself only to run a session under your own supervision.
+    pub fn new(parent: Target, dispatch: Dispatch, connector: BoxConnector) -> Self {
+        SessionDispatch {
+            parent,
+            dispatch,
+            connector,
+        }
+    }
+
+    /// The session's own connection.
+    pub fn parent(&self) -> &Target {
+        &self.parent
+    }
+
+    /// A request for `destination` on behalf of the session (a child connection).
+    pub fn child(&self, destination: Address, network: Network) -> Target {
+        self.parent.child(destination, network)
+    }
+
+    /// Dispatches a connection the session opened; run the future on a task of the session's.
+    pub fn connect(
+        &self,
+        target: Target,
+        reply: Box<dyn Reply>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let dispatch = self.dispatch.clone();
+        let connector = self.connector.clone();
+        async move { dispatch.connect(target, reply, connector).await }
+    }
+}
+
+/// Dials, answers the client, relays.
+async fn connect_and_relay(
+    target: Target,
+    reply: Box<dyn Reply>,
+    connector: BoxConnector,
+    idle: Duration,
+) -> Outcome {
+    let traffic_of = target.context.clone();
+    let mut remote = match connector.oneshot(target).await {
+        Ok(remote) => remote,
+        Err(error) => {
+            let failure = Failure::classify(&*error);
+            let _ = reply.fail(failure).await;
+            return Outcome::ConnectFailed { failure, error };
+        }
+    };
+    let mut client = match reply.succeed().await {
+        Ok(client) => client,
+        Err(e) => return Outcome::ClientGone(e),
+    };
+    Outcome::Relayed(relay(&mut client, &mut remote, Some(idle), traffic_of.traffic()).await)
+}
+
+/// How a connection ended, for its one log line.
+enum Outcome {
+    ConnectFailed { failure: Failure, error: BoxError },
+    ClientGone(io::Error),
+    Relayed(io::Result<RelayStats>),
+    SessionEnded(Result<(), BoxError>),
+    Closed,
+}
+
+impl Outcome {
+    fn log(&self, context: &ConnectionContext) {
+        let meta = context.meta();
+        let route = context.route();
+        let chain = route
+            .chain
+            .iter()
+            .map(|name| &**name)
+            .collect::<Vec<_>>()
+            .join(">");
+        let (up, down) = (context.traffic().up(), context.traffic().down());
+        let user = meta.user.as_deref().unwrap_or("");
+        let destination = context.destination();
+        let id = context.id();
+        let parent = context.parent().unwrap_or(0);
+        let secs = context.started_at().elapsed().as_secs_f64();
+        match self {
+            Outcome::ConnectFailed { failure, error } => tracing::info!(
+                id, parent, user, %destination, outbound = chain, ?failure,
+                "connect failed: {}", error_chain(&**error)
+            ),
+            Outcome::ClientGone(e) => tracing::debug!(
+                id, parent, user, %destination, outbound = chain,
+                "client left before the reply: {e}"
+            ),
+            Outcome::Relayed(Ok(_)) => tracing::debug!(
+                id, parent, user, %destination, outbound = chain, up, down, secs, "closed"
+            ),
+            Outcome::Relayed(Err(e)) => tracing::debug!(
+                id, parent, user, %destination, outbound = chain, up, down, secs,
+                "relay ended: {e}"
+            ),
+            Outcome::SessionEnded(Ok(())) => tracing::debug!(
+                id, user, %destination, up, down, secs, "session closed"
+            ),
+            Outcome::SessionEnded(Err(e)) => tracing::debug!(
+                id, user, %destination, up, down, secs,
+                "session ended: {}", error_chain(&**e)
+            ),
+            Outcome::Closed => tracing::info!(
+                id, parent, user, %destination, outbound = chain, up, down, secs,
+                "closed by request"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BoxIo, Handover, Meta};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
+    use tower::service_fn;
+
+    /// A connector whose every connection is an echo.
+    fn echo_connector() -> BoxConnector {
+        BoxConnector::new(service_fn(|_: Target| async {
+            let (ours, theirs) = duplex(1024);
+            tokio::spawn(async move {
+                let (mut read, mut write) = tokio::io::split(theirs);
+                let _ = tokio::io::copy(&mut read, &mut write).await;
+            });
+            Ok::<_, BoxError>(BoxIo::new(ours))
+        }))
+    }
+
+    fn target() -> Target {
+        Target::new(
+            "example.com:7".parse().unwrap(),
+            Network::Tcp,
+            Meta::new("test"),
+        )
+    }
+
+    #[tokio::test]
+    async fn counts_bytes_while_open_and_forgets_the_connection_when_it_ends() {
+        let dispatch = Dispatch::default();
+        let (mut client, server_end) = duplex(1024);
+        let target = target();
+        let context = target.context.clone();
+        let task = tokio::spawn({
+            let dispatch = dispatch.clone();
+            async move {
+                dispatch
+                    .connect(target, Handover::new(server_end), echo_connector())
+                    .await
+            }
+        });
+        client.write_all(b"ping").await.unwrap();
+        let mut got = [0; 4];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"ping");
+        assert_eq!(dispatch.table().list()[0].id(), context.id());
+        assert_eq!((context.traffic().up(), context.traffic().down()), (4, 4));
+        drop(client);
+        task.await.unwrap();
+        assert!(dispatch.table().is_empty());
+        assert_eq!(dispatch.table().totals().all.up, 4);
+    }
+
+    #[tokio::test]
+    async fn closing_by_id_ends_the_relay_and_the_client_sees_the_end() {
+        let dispatch = Dispatch::default();
+        let (mut client, server_end) = duplex(1024);
+        let target = target();
+        let id = target.context.id();
+        let task = tokio::spawn({
+            let dispatch = dispatch.clone();
+            async move {
+                dispatch
+                    .connect(target, Handover::new(server_end), echo_connector())
+                    .await
+            }
+        });
+        client.write_all(b"x").await.unwrap();
+        client.read_exact(&mut [0; 1]).await.unwrap();
+        assert!(dispatch.table().close(id));
+        task.await.unwrap();
+        assert_eq!(client.read(&mut [0; 8]).await.unwrap(), 0);
+        assert!(dispatch.table().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_connect_reaches_the_reply() {
+        #[derive(Debug)]
+        struct Expect(tokio::sync::oneshot::Sender<Failure>);
+        impl Reply for Expect {
+            fn succeed(self: Box<Self>) -> crate::BoxFuture<io::Result<BoxIo>> {
+                unreachable!("the connector refuses")
+            }
+            fn fail(self: Box<Self>, failure: Failure) -> crate::BoxFuture<io::Result<()>> {
+                let _ = self.0.send(failure);
+                Box::pin(async { Ok(()) })
+            }
+        }
+        let refuse = BoxConnector::new(service_fn(|_: Target| async {
+            Err::<BoxIo, BoxError>(io::Error::from(io::ErrorKind::ConnectionRefused).into())
+        }));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        Dispatch::default()
+            .connect(target(), Box::new(Expect(tx)), refuse)
+            .await;
+        assert_eq!(rx.await.unwrap(), Failure::ConnectionRefused);
+    }
+}
