@@ -1,16 +1,20 @@
-//! A custom outbound layer written in Rust and used by name from a YAML pipeline.
+//! A custom outbound layer written in Rust and used by name from a YAML pipeline, deciding
+//! from the connection's context who may go where.
 //!
-//! `allow_list` lets connections through only to the destinations it lists and refuses every
-//! other one with [`xypro_core::Denied`]; a SOCKS5 inbound reports that to its client as reply
-//! `02` (connection not allowed by ruleset). The layer is plain tower: [`AllowList`] wraps any
-//! connector (`Service<Target>`), [`AllowListLayer`] builds it, and one call registers it:
+//! `allow_list` lets a connection through when its destination is listed, or when the user
+//! it was authenticated as is trusted (the user and inbound come from the connection context
+//! every layer can read); every other one is refused with [`xypro_core::Denied`], which a
+//! SOCKS5 inbound reports as reply `02` (connection not allowed by ruleset). The layer is plain
+//! tower — [`AllowList`] wraps any connector, [`AllowListLayer`] builds it — and its options
+//! type builds the layer ([`LayerOptions`]), so one line registers it:
 //!
 //! ```text
-//! registry.outbound_layer("allow_list", |options: AllowListOptions, inner: BoxConnector, _ctx| ...)
+//! registry.connector::<AllowListOptions>("allow_list");
 //! ```
 //!
-//! after which a config can say `outbounds: { guarded: [ { allow_list: { destinations: [...] } }, direct ] }`.
-//! Bad options are reported by `Server::start` with the key and line, like built-in layers.
+//! after which a config can say `outbounds: { guarded: [ { allow_list: { destinations: [...],
+//! users: [...] } }, direct ] }`. Bad options are reported by `Server::start` with the key and
+//! line, like built-in layers.
 //!
 //! # Run it
 //!
@@ -19,27 +23,29 @@
 //! ```
 //!
 //! It starts two small web servers on 127.0.0.1, writes a config whose only outbound is
-//! `[allow_list, direct]` allowing the first of them, serves it with [`xypro_stack::Server`],
-//! tries both through SOCKS5, then keeps the proxy running until Ctrl-C.
+//! `[allow_list, direct]` allowing the first of them to everyone and everything to the user
+//! `alice`, serves it with [`xypro_stack::Server`], tries both as `bob` and the second as
+//! `alice` through SOCKS5, then keeps the proxy running until Ctrl-C.
 //!
 //! # Expected output
 //!
 //! ```text
-//! allowed 127.0.0.1:40001: "HTTP/1.1 200 OK ... hello from the allowed server"
-//! refused 127.0.0.1:40002: SOCKS5 reply 02 (connection not allowed by ruleset)
+//! bob to 127.0.0.1:40001: "HTTP/1.1 200 OK ... hello from the listed server"
+//! bob to 127.0.0.1:40002: SOCKS5 reply 02 (connection not allowed by ruleset)
+//! alice to 127.0.0.1:40002: "HTTP/1.1 200 OK ... hello from the other server"
 //! SOCKS5 proxy with the allow list on 127.0.0.1:40000 until Ctrl-C; try:
-//!   curl --socks5 127.0.0.1:40000 http://127.0.0.1:40001/   # hello from the allowed server
-//!   curl --socks5 127.0.0.1:40000 http://127.0.0.1:40002/   # curl: (97) ... not allowed
+//!   curl --socks5 bob:bob-pass@127.0.0.1:40000 http://127.0.0.1:40001/     # listed
+//!   curl --socks5 bob:bob-pass@127.0.0.1:40000 http://127.0.0.1:40002/     # (97) not allowed
+//!   curl --socks5 alice:alice-pass@127.0.0.1:40000 http://127.0.0.1:40002/ # trusted user
 //! ```
 //!
 //! (The ports are ephemeral and differ on every run.)
 
 use serde::Deserialize;
 use std::{
-    future::{Future, ready},
+    future::ready,
     net::SocketAddr,
     path::PathBuf,
-    pin::Pin,
     sync::Arc,
     task::{Context, Poll},
 };
@@ -50,48 +56,66 @@ use tokio::{
 use tower::{Layer, Service};
 use xypro_stack::{
     Registry, Server,
-    core::{Address, BoxConnector, BoxError, Denied, Target},
+    core::{
+        Address, BoxError, BoxFuture, BuildContext, Denied, InvalidOptions, LayerOptions, Target,
+    },
     socks5::{Socks5Client, Socks5Error},
 };
 
-/// Options of the `allow_list` layer: `{ destinations: [host:port, ...] }`.
+/// Options of the `allow_list` layer: `{ destinations: [host:port, ...], users: [name, ...] }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowListOptions {
-    /// The only destinations connections may go to, as `host:port`.
+    /// Destinations everyone may reach, as `host:port`.
     pub destinations: Vec<String>,
+    /// Users who may reach any destination.
+    #[serde(default)]
+    pub users: Vec<String>,
 }
 
-impl AllowListOptions {
-    /// Parses every destination, naming the first one that is not a `host:port`.
-    pub fn validate(&self) -> Result<Vec<Address>, BoxError> {
+impl LayerOptions for AllowListOptions {
+    type Output = AllowListLayer;
+
+    fn validate(self, _: &BuildContext<'_>) -> Result<AllowListLayer, InvalidOptions> {
         if self.destinations.is_empty() {
-            return Err("destinations is empty: it would refuse everything".into());
+            let message = "is empty: it would refuse everyone but the listed users";
+            return Err(InvalidOptions::at("destinations", message));
         }
-        self.destinations
-            .iter()
-            .map(|d| {
-                d.parse::<Address>()
-                    .map_err(|e| format!("destinations: `{d}` is not a host:port ({e})").into())
+        let destinations = self.destinations.iter().enumerate().map(|(i, d)| {
+            let not_an_address = |e| format!("`{d}` is not a host:port ({e})");
+            d.parse::<Address>()
+                .map_err(|e| InvalidOptions::at(format!("destinations[{i}]"), not_an_address(e)))
+        });
+        Ok(AllowListLayer(Arc::new(Rules {
+            destinations: destinations.collect::<Result<_, _>>()?,
+            users: self.users,
+        })))
+    }
+}
+
+/// Who may go where.
+#[derive(Debug)]
+pub struct Rules {
+    destinations: Vec<Address>,
+    users: Vec<String>,
+}
+
+impl Rules {
+    /// Whether `target` is trusted by its user, or goes somewhere listed (host compared without
+    /// regard to ASCII case).
+    pub fn allows(&self, target: &Target) -> bool {
+        let trusted = target.meta().user.as_deref();
+        let destination = &target.destination;
+        trusted.is_some_and(|user| self.users.iter().any(|u| u == user))
+            || self.destinations.iter().any(|a| {
+                a.port() == destination.port() && a.host().eq_ignore_ascii_case(&destination.host())
             })
-            .collect()
     }
 }
 
-/// Builds [`AllowList`] connectors that admit only the given destinations.
+/// Builds [`AllowList`] connectors sharing one set of rules.
 #[derive(Debug, Clone)]
-pub struct AllowListLayer {
-    allowed: Arc<[Address]>,
-}
-
-impl AllowListLayer {
-    /// A layer admitting exactly `allowed` (host compared without regard to ASCII case).
-    pub fn new(allowed: Vec<Address>) -> Self {
-        AllowListLayer {
-            allowed: allowed.into(),
-        }
-    }
-}
+pub struct AllowListLayer(Arc<Rules>);
 
 impl<S> Layer<S> for AllowListLayer {
     type Service = AllowList<S>;
@@ -99,51 +123,37 @@ impl<S> Layer<S> for AllowListLayer {
     fn layer(&self, inner: S) -> AllowList<S> {
         AllowList {
             inner,
-            allowed: self.allowed.clone(),
+            rules: self.0.clone(),
         }
     }
 }
 
-/// Passes listed destinations to the inner connector and refuses the rest with [`Denied`].
+/// Passes allowed connections to the inner connector and refuses the rest with [`Denied`].
 #[derive(Debug, Clone)]
 pub struct AllowList<S> {
     inner: S,
-    allowed: Arc<[Address]>,
-}
-
-impl<S> AllowList<S> {
-    /// Whether `destination` is on the list.
-    pub fn allows(&self, destination: &Address) -> bool {
-        self.allowed.iter().any(|a| {
-            a.port() == destination.port() && a.host().eq_ignore_ascii_case(&destination.host())
-        })
-    }
-
-    /// The inner connector.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+    rules: Arc<Rules>,
 }
 
 impl<S> Service<Target> for AllowList<S>
 where
-    S: Service<Target>,
-    S::Response: Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
+    S: Service<Target, Response: Send + 'static, Error: Into<BoxError>, Future: Send + 'static>,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxError>> + Send>>;
+    type Future = BoxFuture<Result<S::Response, BoxError>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, target: Target) -> Self::Future {
-        if !self.allows(&target.destination) {
+        if !self.rules.allows(&target) {
+            let meta = target.meta();
+            tracing::info!(inbound = %meta.inbound, user = ?meta.user, "allow_list: refused");
+            let destination = target.destination.to_string();
             let denied = Denied {
-                destination: target.destination.to_string(),
+                destination,
                 reason: "not on the allow list",
             };
             return Box::pin(ready(Err(denied.into())));
@@ -156,28 +166,23 @@ where
 /// The built-in layers plus `allow_list`.
 pub fn registry() -> Registry {
     let mut registry = Registry::with_builtin();
-    registry.outbound_layer(
-        "allow_list",
-        |options: AllowListOptions, inner: BoxConnector, _ctx| {
-            let layer = AllowListLayer::new(options.validate()?);
-            Ok(BoxConnector::new(layer.layer(inner)))
-        },
-    );
+    registry.connector::<AllowListOptions>("allow_list");
     registry
 }
 
-/// The config this example serves: SOCKS5 in, only `allowed` out.
+/// The config this example serves: SOCKS5 in for `alice` and `bob`; `allowed` for both,
+/// everything for `alice`.
 pub fn config(allowed: SocketAddr) -> String {
     format!(
         "inbounds:
   socks:
     listen: 127.0.0.1:0
     pipeline:
-      - socks5
+      - socks5: {{ users: [{{ user: alice, pass: alice-pass }}, {{ user: bob, pass: bob-pass }}] }}
     outbound: guarded
 outbounds:
   guarded:
-    - allow_list: {{ destinations: [\"{allowed}\"] }}
+    - allow_list: {{ destinations: [\"{allowed}\"], users: [alice] }}
     - direct: {{ connect_timeout: 5s }}
 "
     )
@@ -199,16 +204,18 @@ pub struct Demo {
 /// What the demo saw through the proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    /// The allowed server's whole HTTP response.
+    /// The listed server's whole HTTP response, to `bob`.
     pub allowed_response: String,
-    /// The SOCKS5 reply code for the refused server (`2` when the allow list refused it).
+    /// The SOCKS5 reply code `bob` got for the other server (`2` when the list refused it).
     pub refused_code: u8,
+    /// The other server's whole HTTP response, to the trusted `alice`.
+    pub trusted_response: String,
 }
 
 /// Starts two web servers and the proxy, all on 127.0.0.1 ephemeral ports.
 pub async fn start() -> Result<Demo, BoxError> {
-    let allowed = web_server("hello from the allowed server").await?;
-    let refused = web_server("you should never see this").await?;
+    let allowed = web_server("hello from the listed server").await?;
+    let refused = web_server("hello from the other server").await?;
     let path = write_config(&config(allowed))?;
     let server = Server::start(&path, registry()).await;
     let _ = std::fs::remove_file(&path);
@@ -223,31 +230,34 @@ pub async fn start() -> Result<Demo, BoxError> {
 }
 
 impl Demo {
-    /// Fetches `/` from both web servers through the proxy.
+    /// Fetches `/` through the proxy: both servers as `bob`, the unlisted one as `alice`.
     pub async fn check(&self) -> Result<Outcome, BoxError> {
-        let mut stream = TcpStream::connect(self.socks).await?;
-        Socks5Client::new()
-            .connect(&mut stream, &Address::Ip(self.allowed))
-            .await?;
-        stream
-            .write_all(b"GET / HTTP/1.1\r\nHost: allowed\r\nConnection: close\r\n\r\n")
-            .await?;
-        let mut allowed_response = String::new();
-        stream.read_to_string(&mut allowed_response).await?;
-
-        let mut stream = TcpStream::connect(self.socks).await?;
-        let refused_code = match Socks5Client::new()
-            .connect(&mut stream, &Address::Ip(self.refused))
-            .await
-        {
+        let refused_code = match self.fetch("bob", self.refused).await {
             Ok(_) => 0,
-            Err(Socks5Error::Rejected(code)) => code.byte(),
-            Err(e) => return Err(e.into()),
+            Err(e) => match e.downcast_ref::<Socks5Error>() {
+                Some(Socks5Error::Rejected(code)) => code.byte(),
+                _ => return Err(e),
+            },
         };
         Ok(Outcome {
-            allowed_response,
+            allowed_response: self.fetch("bob", self.allowed).await?,
             refused_code,
+            trusted_response: self.fetch("alice", self.refused).await?,
         })
+    }
+
+    /// One HTTP exchange with `server` through the proxy, as `user`.
+    async fn fetch(&self, user: &str, server: SocketAddr) -> Result<String, BoxError> {
+        let mut stream = TcpStream::connect(self.socks).await?;
+        Socks5Client::with_credentials(user, format!("{user}-pass"))
+            .connect(&mut stream, &Address::Ip(server))
+            .await?;
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        Ok(response)
     }
 }
 
@@ -302,28 +312,41 @@ fn write_config(yaml: &str) -> std::io::Result<PathBuf> {
 async fn main() -> Result<(), BoxError> {
     let demo = start().await?;
     let outcome = demo.check().await?;
-    let first_line = outcome.allowed_response.lines().next().unwrap_or_default();
-    let body = outcome
-        .allowed_response
-        .rsplit("\r\n")
-        .next()
-        .unwrap_or_default();
-    println!("allowed {}: \"{first_line} ... {body}\"", demo.allowed);
+    let summary = |response: &str| {
+        let first_line = response.lines().next().unwrap_or_default().to_owned();
+        let body = response.rsplit("\r\n").next().unwrap_or_default();
+        format!("\"{first_line} ... {body}\"")
+    };
     println!(
-        "refused {}: SOCKS5 reply {:02} (connection not allowed by ruleset)",
+        "bob to {}: {}",
+        demo.allowed,
+        summary(&outcome.allowed_response)
+    );
+    println!(
+        "bob to {}: SOCKS5 reply {:02} (connection not allowed by ruleset)",
         demo.refused, outcome.refused_code
+    );
+    println!(
+        "alice to {}: {}",
+        demo.refused,
+        summary(&outcome.trusted_response)
     );
     println!(
         "SOCKS5 proxy with the allow list on {} until Ctrl-C; try:",
         demo.socks
     );
+    let socks = demo.socks;
     println!(
-        "  curl --socks5 {} http://{}/   # hello from the allowed server",
-        demo.socks, demo.allowed
+        "  curl --socks5 bob:bob-pass@{socks} http://{}/     # listed",
+        demo.allowed
     );
     println!(
-        "  curl --socks5 {} http://{}/   # curl: (97) ... not allowed",
-        demo.socks, demo.refused
+        "  curl --socks5 bob:bob-pass@{socks} http://{}/     # (97) not allowed",
+        demo.refused
+    );
+    println!(
+        "  curl --socks5 alice:alice-pass@{socks} http://{}/ # trusted user",
+        demo.refused
     );
     tokio::signal::ctrl_c().await?;
     demo.server.shutdown().await;

@@ -96,9 +96,9 @@ impl ThroughVless {
                 parse_user_id(&tunnel.id)?,
             )))
             .layer(WsConnectorLayer::new(
-                websocket.validate(Some(&tunnel.server_name))?,
+                websocket.settings(Some(&tunnel.server_name))?,
             ))
-            .layer(TlsConnectorLayer::new(tls.validate(Path::new("."))?))
+            .layer(TlsConnectorLayer::new(tls.settings(Path::new("."))?))
             .service(TcpConnector::new(Address::Ip(tunnel.server)))
             .map_response(BoxIo::new);
         Ok(ThroughVless {

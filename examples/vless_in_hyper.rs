@@ -6,9 +6,10 @@
 //! computes the `101` (echoing early data); the app returns it, takes the connection with
 //! `hyper::upgrade::on`, wraps it in a
 //! [`WsByteStream`](xypro_websocket::WsByteStream) (server role), and hands that to
-//! [`VlessAcceptor`](xypro_vless::VlessAcceptor). The destination is dialled with
-//! [`DirectConnector`](xypro_tcp::DirectConnector) and joined by [`xypro_core::relay`]. Every
-//! other request is the web app's business. The server speaks plain HTTP: in production put
+//! [`VlessAcceptor`](xypro_vless::VlessAcceptor). What the acceptor yields goes to a
+//! [`Dispatch`](xypro_core::Dispatch), which dials it with
+//! [`DirectConnector`](xypro_tcp::DirectConnector), relays, and keeps it in a connection table
+//! the app can list and close from. Every other request is the web app's business. The server speaks plain HTTP: in production put
 //! TLS in front of it (a reverse proxy, or `tokio-rustls` around the accepted sockets).
 //!
 //! # Run it
@@ -47,7 +48,7 @@ use tokio::{
 };
 use tower::{Layer, ServiceExt};
 use xypro_stack::{
-    core::{Accepted, Address, BoxConnector, BoxError, BoxIo, Failure, Incoming, Target, relay},
+    core::{Address, BoxConnector, BoxError, Dispatch, DispatchSettings, Incoming, Target},
     tcp::{DirectConnector, TcpConnector},
     vless::{
         VlessAcceptor, VlessClientSettings, VlessConnectorLayer, VlessServerSettings,
@@ -71,12 +72,14 @@ pub const PAGE: &str = "hello from an ordinary web page";
 /// How long a tunnel may stay silent before it is closed.
 const IDLE: Duration = Duration::from_secs(300);
 
-/// The web app's shared state: the tunnel's settings and where tunnelled traffic goes.
+/// The web app's shared state: the tunnel's settings, where tunnelled traffic goes, and the
+/// dispatch that runs (and lists) the tunnels.
 #[derive(Debug, Clone)]
 pub struct App {
     websocket: WsServerSettings,
     vless: VlessAcceptor,
     outbound: BoxConnector,
+    dispatch: Dispatch,
 }
 
 impl App {
@@ -87,9 +90,10 @@ impl App {
         let mut vless = VlessServerSettings::new(vec![("demo".into(), id)]);
         vless.allow_private = allow_private;
         Ok(App {
-            websocket: ServerOptions::new(path).validate()?,
+            websocket: ServerOptions::new(path).settings()?,
             vless: VlessAcceptor::new(vless),
             outbound: BoxConnector::new(DirectConnector::new()),
+            dispatch: Dispatch::new(Default::default(), DispatchSettings::new(IDLE)),
         })
     }
 
@@ -122,7 +126,7 @@ impl App {
         Ok(response)
     }
 
-    /// Runs one upgraded connection: WebSocket, VLESS handshake, dial, relay.
+    /// Runs one upgraded connection: WebSocket, VLESS handshake, then the dispatch (dial, relay).
     async fn tunnel(
         self,
         on_upgrade: OnUpgrade,
@@ -132,26 +136,9 @@ impl App {
     ) -> Result<(), BoxError> {
         let upgraded = TokioIo::new(on_upgrade.await?);
         let ws = WsByteStream::new(upgraded, Role::Server).with_prefix(early);
-        let incoming = Incoming {
-            io: BoxIo::new(ws),
-            peer,
-            local,
-            inbound: "web".into(),
-        };
-        match self.vless.oneshot(incoming).await? {
-            Accepted::Connect { target, reply } => {
-                let mut remote = match self.outbound.oneshot(target).await {
-                    Ok(remote) => remote,
-                    Err(e) => {
-                        reply.fail(Failure::classify(&*e)).await?;
-                        return Err(e);
-                    }
-                };
-                let mut client = reply.succeed().await?;
-                relay(&mut client, &mut remote, Some(IDLE)).await?;
-            }
-            Accepted::Session(session) => session.run(self.outbound).await?,
-        }
+        let incoming = Incoming::new(ws, peer, local, "web".into());
+        let accepted = self.vless.oneshot(incoming).await?;
+        self.dispatch.serve(accepted, self.outbound).await;
         Ok(())
     }
 }
@@ -200,7 +187,7 @@ pub async fn check(server: SocketAddr) -> Result<Checked, BoxError> {
     let echo = echo_server().await?;
     let mut ws = ClientOptions::new(SECRET_PATH);
     ws.early_data = 2048; // the VLESS header and the first bytes ride in the upgrade request
-    let ws = ws.validate(Some(&server.to_string()))?;
+    let ws = ws.settings(Some(&server.to_string()))?;
     let vless = VlessClientSettings::new(parse_user_id(USER_ID)?);
     let client = VlessConnectorLayer::new(vless)
         .layer(WsConnectorLayer::new(ws).layer(TcpConnector::new(Address::Ip(server))));

@@ -12,28 +12,14 @@ pub mod pipeline;
 pub mod serve;
 
 pub use config::{Config, ConfigError};
-pub use pipeline::{LayerContext, Registry};
+pub use pipeline::Registry;
 pub use serve::Server;
 pub use xypro_balance as balance;
 pub use xypro_core as core;
+pub use xypro_core::error_chain;
 pub use xypro_limit as limit;
 pub use xypro_socks5 as socks5;
 pub use xypro_tcp as tcp;
 pub use xypro_tls as tls;
 pub use xypro_vless as vless;
 pub use xypro_websocket as websocket;
-
-/// Renders an error and its sources as `outer: inner: root`, skipping repeats.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = e.source();
-    }
-    out
-}

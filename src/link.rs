@@ -3,10 +3,13 @@
 //! The link format is the one Xray, v2rayN, sing-box and Clash clients exchange:
 //! `vless://UUID@HOST:PORT?type=ws&security=tls&sni=NAME&host=NAME&path=%2Fxy%3Fed%3D2048#REMARK`.
 
-use crate::config::{Config, LayerSpec};
+use crate::config::{Config, RawInbound};
 use serde_yaml::{Mapping, Value};
 use std::fmt;
 use url::Url;
+use xypro_tls as tls;
+use xypro_vless as vless;
+use xypro_websocket as ws;
 
 /// A parsed share link, limited to what xypro-stack can carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,54 +77,74 @@ impl std::str::FromStr for ShareLink {
             return Err(LinkError::Syntax(format!("scheme is `{}`", url.scheme())));
         }
         let id = percent_decode(url.username());
+        if id.is_empty() {
+            return Err(LinkError::Syntax("no user id before `@`".into()));
+        }
         let host = url
             .host_str()
-            .ok_or_else(|| LinkError::Syntax("no host".into()))?;
-        let host = host
+            .ok_or_else(|| LinkError::Syntax("no host".into()))?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
         let port = url
             .port()
             .ok_or_else(|| LinkError::Syntax("no port".into()))?;
-        if id.is_empty() {
-            return Err(LinkError::Syntax("no user id before `@`".into()));
-        }
-        let query = |key: &str| {
-            url.query_pairs()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.into_owned())
-        };
-        let unsupported = |what, value: String, supported| LinkError::Unsupported {
-            what,
-            value,
-            supported,
-        };
-        if let Some(flow) = query("flow").filter(|f| !f.is_empty()) {
+        let query = Query(&url);
+        if let Some(flow) = query.get("flow").filter(|f| !f.is_empty()) {
             return Err(unsupported("flow", flow, "none"));
         }
-        if let Some(encryption) = query("encryption").filter(|e| e != "none") {
+        if let Some(encryption) = query.get("encryption").filter(|e| e != "none") {
             return Err(unsupported("encryption", encryption, "none"));
         }
-        let websocket = match query("type").as_deref().unwrap_or("tcp") {
-            "tcp" | "raw" => None,
+        Ok(ShareLink {
+            id,
+            host,
+            port,
+            websocket: query.websocket()?,
+            tls: query.tls()?,
+            remark: url.fragment().map(percent_decode).unwrap_or_default(),
+        })
+    }
+}
+
+/// The query parameters of a share link.
+struct Query<'a>(&'a Url);
+
+impl Query<'_> {
+    /// The first value of `key`.
+    fn get(&self, key: &str) -> Option<String> {
+        self.0
+            .query_pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// The WebSocket part, for `type=ws`; `None` for plain TCP.
+    fn websocket(&self) -> Result<Option<WebSocketLink>, LinkError> {
+        match self.get("type").as_deref().unwrap_or("tcp") {
+            "tcp" | "raw" => Ok(None),
             "ws" => {
-                let raw_path = query("path").unwrap_or_else(|| "/".into());
+                let raw_path = self.get("path").unwrap_or_else(|| "/".into());
                 let (path, in_path) = split_early_data(&raw_path);
-                let top_level = query("ed").and_then(|ed| ed.parse().ok());
-                Some(WebSocketLink {
+                let top_level = self.get("ed").and_then(|ed| ed.parse().ok());
+                Ok(Some(WebSocketLink {
                     path,
-                    host: query("host").filter(|h| !h.is_empty()),
+                    host: self.get("host").filter(|h| !h.is_empty()),
                     early_data: in_path.or(top_level).unwrap_or(0),
-                })
+                }))
             }
-            other => return Err(unsupported("transport type", other.into(), "tcp, raw, ws")),
-        };
-        let tls = match query("security").as_deref().unwrap_or("none") {
-            "none" | "" => None,
-            "tls" => Some(TlsLink {
-                server_name: query("sni").filter(|s| !s.is_empty()),
-                alpn: query("alpn")
+            other => Err(unsupported("transport type", other.into(), "tcp, raw, ws")),
+        }
+    }
+
+    /// The TLS part, for `security=tls`; `None` without TLS.
+    fn tls(&self) -> Result<Option<TlsLink>, LinkError> {
+        match self.get("security").as_deref().unwrap_or("none") {
+            "none" | "" => Ok(None),
+            "tls" => Ok(Some(TlsLink {
+                server_name: self.get("sni").filter(|s| !s.is_empty()),
+                alpn: self
+                    .get("alpn")
                     .map(|a| {
                         a.split(',')
                             .filter(|p| !p.is_empty())
@@ -129,19 +152,19 @@ impl std::str::FromStr for ShareLink {
                             .collect()
                     })
                     .unwrap_or_default(),
-                insecure: matches!(query("allowInsecure").as_deref(), Some("1" | "true")),
-            }),
-            other => return Err(unsupported("security", other.into(), "none, tls")),
-        };
-        let remark = url.fragment().map(percent_decode).unwrap_or_default();
-        Ok(ShareLink {
-            id,
-            host,
-            port,
-            websocket,
-            tls,
-            remark,
-        })
+                insecure: matches!(self.get("allowInsecure").as_deref(), Some("1" | "true")),
+            })),
+            other => Err(unsupported("security", other.into(), "none, tls")),
+        }
+    }
+}
+
+/// A link parameter xypro-stack does not implement.
+fn unsupported(what: &'static str, value: String, supported: &'static str) -> LinkError {
+    LinkError::Unsupported {
+        what,
+        value,
+        supported,
     }
 }
 
@@ -291,48 +314,18 @@ pub fn links_for_inbound(
         .inbounds
         .get(name)
         .ok_or_else(|| format!("no inbound named `{name}`"))?;
-    let find = |kind: &str| {
-        inbound
-            .pipeline
-            .iter()
-            .find(|spec: &&LayerSpec| spec.kind == kind)
-    };
-    let vless = find("vless").ok_or_else(|| format!("inbound `{name}` has no vless layer"))?;
-    let text = |spec: &LayerSpec, key: &str| {
-        spec.options
-            .get(key)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let (host, port) = match address {
-        Some(given) => match given
-            .rsplit_once(':')
-            .filter(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            Some((h, p)) if !h.ends_with(':') || h.starts_with('[') => (
-                h.trim_start_matches('[').trim_end_matches(']').to_owned(),
-                p.parse().expect("checked"),
-            ),
-            _ => (given.to_owned(), inbound.listen.port()),
-        },
-        None if inbound.listen.ip().is_unspecified() => {
-            return Err(format!(
-                "inbound `{name}` listens on {}: pass --address with its public host",
-                inbound.listen
-            ));
-        }
-        None => (inbound.listen.ip().to_string(), inbound.listen.port()),
-    };
-    let websocket = find("websocket").map(|ws| WebSocketLink {
-        path: text(ws, "path").unwrap_or_else(|| "/".into()),
-        host: text(ws, "host"),
-        early_data: if ws.options.get("early_data").and_then(Value::as_bool) == Some(false) {
-            0
-        } else {
-            2048
-        },
+    let vless: vless::ServerOptions =
+        options(inbound, "vless")?.ok_or_else(|| format!("inbound `{name}` has no vless layer"))?;
+    if vless.users.is_empty() {
+        return Err(format!("inbound `{name}` has no vless users"));
+    }
+    let (host, port) = public_address(name, inbound, address)?;
+    let websocket = options::<ws::ServerOptions>(inbound, "websocket")?.map(|ws| WebSocketLink {
+        path: ws.path,
+        host: ws.host,
+        early_data: if ws.early_data { 2048 } else { 0 },
     });
-    let tls = find("tls").map(|_| TlsLink {
+    let tls = options::<tls::ServerOptions>(inbound, "tls")?.map(|_| TlsLink {
         server_name: websocket
             .as_ref()
             .and_then(|ws| ws.host.clone())
@@ -340,34 +333,65 @@ pub fn links_for_inbound(
         alpn: Vec::new(),
         insecure: false,
     });
-    let users = vless
-        .options
-        .get("users")
-        .and_then(Value::as_sequence)
-        .cloned()
-        .unwrap_or_default();
-    if users.is_empty() {
-        return Err(format!("inbound `{name}` has no vless users"));
-    }
-    Ok(users
-        .iter()
+    Ok(vless
+        .users
+        .into_iter()
         .map(|user| ShareLink {
-            id: user
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
+            id: user.id,
             host: host.clone(),
             port,
             websocket: websocket.clone(),
             tls: tls.clone(),
-            remark: user
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or(name)
-                .to_owned(),
+            remark: user.name,
         })
         .collect())
+}
+
+/// The typed options of the first `kind` layer of an inbound's pipeline, if it has one.
+fn options<O: serde::de::DeserializeOwned>(
+    inbound: &RawInbound,
+    kind: &str,
+) -> Result<Option<O>, String> {
+    let Some(spec) = inbound.pipeline.iter().find(|spec| spec.kind == kind) else {
+        return Ok(None);
+    };
+    let value = match &spec.options {
+        Value::Null => Value::Mapping(Mapping::new()),
+        other => other.clone(),
+    };
+    serde_yaml::from_value(value)
+        .map(Some)
+        .map_err(|e| format!("the {kind} layer's options: {e}"))
+}
+
+/// The host and port clients dial: `address` (`host` or `host:port`), else the listen address.
+fn public_address(
+    name: &str,
+    inbound: &RawInbound,
+    address: Option<&str>,
+) -> Result<(String, u16), String> {
+    let Some(given) = address else {
+        if inbound.listen.ip().is_unspecified() {
+            return Err(format!(
+                "inbound `{name}` listens on {}: pass --address with its public host",
+                inbound.listen
+            ));
+        }
+        return Ok((inbound.listen.ip().to_string(), inbound.listen.port()));
+    };
+    let with_port = given
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+        .filter(|(h, _)| !h.ends_with(':') || h.starts_with('['));
+    Ok(match with_port {
+        Some((host, port)) => (
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port,
+        ),
+        None => (given.to_owned(), inbound.listen.port()),
+    })
 }
 
 #[cfg(test)]

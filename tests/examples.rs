@@ -18,34 +18,42 @@ use std::time::Duration;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn custom_layer_admits_the_listed_destination_and_refuses_others_with_02() {
+async fn custom_layer_admits_listed_destinations_and_trusted_users_and_refuses_others_with_02() {
     let outcome = tokio::time::timeout(PATIENCE, custom_layer::run())
         .await
         .expect("in time")
         .unwrap();
-    assert!(
-        outcome.allowed_response.starts_with("HTTP/1.1 200 OK\r\n")
-            && outcome
-                .allowed_response
-                .ends_with("\r\n\r\nhello from the allowed server"),
-        "{:?}",
-        outcome.allowed_response
-    );
+    for (response, body) in [
+        (&outcome.allowed_response, "hello from the listed server"),
+        (&outcome.trusted_response, "hello from the other server"),
+    ] {
+        assert!(
+            response.starts_with("HTTP/1.1 200 OK\r\n")
+                && response.ends_with(&format!("\r\n\r\n{body}")),
+            "{response:?}"
+        );
+    }
     assert_eq!(
         outcome.refused_code, 0x02,
-        "SOCKS5 `not allowed by ruleset`"
+        "SOCKS5 `not allowed by ruleset` for an untrusted user"
     );
 }
 
 #[test]
 fn custom_layer_options_are_checked_when_the_config_loads() {
+    use xypro_stack::core::{BuildContext, LayerOptions};
+    let ctx = BuildContext::default();
     let options: custom_layer::AllowListOptions =
         serde_yaml::from_str("{ destinations: [example.com:80, nope] }").unwrap();
-    let err = options.validate().unwrap_err().to_string();
-    assert!(err.contains("`nope` is not a host:port"), "{err}");
+    let err = options.validate(&ctx).unwrap_err();
+    assert_eq!(err.key(), Some("destinations[1]"));
+    assert!(
+        err.to_string().contains("`nope` is not a host:port"),
+        "{err}"
+    );
     let empty: custom_layer::AllowListOptions =
         serde_yaml::from_str("{ destinations: [] }").unwrap();
-    assert!(empty.validate().is_err());
+    assert!(empty.validate(&ctx).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

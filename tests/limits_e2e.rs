@@ -189,8 +189,8 @@ fn check_reports_bad_limit_values_with_key_and_line() {
     let cases = [
         (
             "    - rate_limit: { connections_per_second: 0 }\n    - direct\n",
-            ":9: outbounds.out[0].rate_limit",
-            "connections_per_second must be at least 1",
+            ":9: outbounds.out[0].rate_limit.connections_per_second:",
+            "must be at least 1",
         ),
         ("    - direct\n", "", ""),
         (
@@ -200,13 +200,13 @@ fn check_reports_bad_limit_values_with_key_and_line() {
         ),
         (
             "    - balance: { outbounds: [nope] }\n",
-            ":9: outbounds.out[0].balance",
+            ":9: outbounds.out[0].balance.outbounds[0]:",
             "no outbound named `nope`",
         ),
         (
             "    - concurrency_limit: { max: 0 }\n    - direct\n",
-            ":9: outbounds.out[0].concurrency_limit",
-            "max must be at least 1",
+            ":9: outbounds.out[0].concurrency_limit.max:",
+            "must be at least 1",
         ),
         (
             "    - rate_limit: { bytes_per_second: fast }\n    - direct\n",

@@ -1,13 +1,21 @@
 //! From a validated config to boxed tower services: outbound connectors and inbound acceptors.
 
 mod builtin;
+mod named;
 mod registry;
 
-pub use registry::{LayerContext, Registry};
+pub use registry::Registry;
 
 use crate::config::{Config, ConfigError, LayerSpec, Limits, Step};
-use std::{collections::HashMap, net::SocketAddr, sync::Arc};
-use xypro_core::{BoxAcceptor, BoxConnector};
+use named::Named;
+use registry::Entry;
+use std::{
+    cell::RefCell,
+    collections::{BTreeMap, HashMap},
+    net::SocketAddr,
+    sync::Arc,
+};
+use xypro_core::{Address, BoxAcceptor, BoxConnector, BuildContext, Extensions, InvalidOptions};
 
 /// One inbound, ready to serve: its listener address, accept pipeline and outbound.
 #[derive(Debug, Clone)]
@@ -31,38 +39,22 @@ pub struct Pipelines {
     pub limits: Limits,
 }
 
-/// Builds every pipeline of `config`; each outbound is built once and shared by its inbounds.
+/// Builds every pipeline of `config`; each outbound is built once and shared by its users.
 ///
-/// Outbounds may refer to other outbounds (`balance`); they are built in dependency order, and
-/// a cycle is reported at the first outbound that cannot be built.
+/// An outbound that refers to another (`balance`) has it built first, on demand; a cycle is
+/// reported at the first outbound of the cycle.
 pub fn build(config: &Config, registry: &Registry) -> Result<Pipelines, ConfigError> {
-    let mut outbounds: HashMap<String, BoxConnector> = HashMap::new();
-    let mut waiting: Vec<&String> = config.raw.outbounds.keys().collect();
-    while !waiting.is_empty() {
-        let mut deferred = Vec::new();
-        let mut first_error = None;
-        for name in waiting.iter().copied() {
-            let path = [Step::Key("outbounds"), Step::Key(name)];
-            let layers = &config.raw.outbounds[name];
-            let built = BuiltOutbounds {
-                built: &outbounds,
-                config,
-            };
-            match build_chain(config, &path, layers, &registry.outbound, None, &built) {
-                Ok(connector) => {
-                    outbounds.insert(name.clone(), connector);
-                }
-                Err(BuildError::Waiting(error)) => {
-                    deferred.push(name);
-                    first_error.get_or_insert(error);
-                }
-                Err(BuildError::Config(error)) => return Err(error),
-            }
-        }
-        if deferred.len() == waiting.len() {
-            return Err(first_error.expect("deferred outbounds carry an error"));
-        }
-        waiting = deferred;
+    let resources = Extensions::new();
+    let builder = Builder {
+        config,
+        registry,
+        resources: &resources,
+        built: RefCell::default(),
+        building: RefCell::default(),
+        located: RefCell::default(),
+    };
+    for name in config.raw.outbounds.keys() {
+        builder.outbound(name)?;
     }
     let mut inbounds = Vec::new();
     for (name, inbound) in &config.raw.inbounds {
@@ -71,23 +63,13 @@ pub fn build(config: &Config, registry: &Registry) -> Result<Pipelines, ConfigEr
             Step::Key(name),
             Step::Key("pipeline"),
         ];
-        let acceptor = build_chain(
-            config,
-            &path,
-            &inbound.pipeline,
-            &registry.inbound,
-            Some(inbound.listen),
-            &BuiltOutbounds {
-                built: &outbounds,
-                config,
-            },
-        )
-        .map_err(BuildError::into_config)?;
+        let entries = &registry.inbound;
+        let acceptor = builder.chain(&path, &inbound.pipeline, entries, Some(inbound.listen))?;
         inbounds.push(InboundPipeline {
             name: Arc::from(name.as_str()),
             listen: inbound.listen,
             acceptor,
-            connector: outbounds[inbound.outbound.as_str()].clone(),
+            connector: builder.outbound(&inbound.outbound)?,
         });
     }
     Ok(Pipelines {
@@ -96,149 +78,201 @@ pub fn build(config: &Config, registry: &Registry) -> Result<Pipelines, ConfigEr
     })
 }
 
-/// Locates a layer's build error, down to the option it names when it names one.
-fn option_error(
-    config: &Config,
-    here: &[Step<'_>],
-    err: &(dyn std::error::Error + 'static),
-) -> ConfigError {
-    let Some(options) = err.downcast_ref::<registry::OptionsError>() else {
-        return config.error(here, crate::error_chain(err));
-    };
-    let mut path = here.to_vec();
-    let mut dotted = String::new();
-    for segment in &options.path {
-        match segment {
-            registry::PathSegment::Key(key) => {
-                path.push(Step::Key(key));
-                dotted.push_str(&format!(".{key}"));
-            }
-            registry::PathSegment::Index(i) => {
-                path.push(Step::Index(*i));
-                dotted.push_str(&format!("[{i}]"));
-            }
-        }
-    }
-    let mut located = config.error(&path, err.to_string());
-    located.key = format!("{}{dotted}", config.error(here, "").key);
-    located
-}
-
-/// The outbounds built so far, for layers that refer to others by name.
-pub(crate) struct BuiltOutbounds<'a> {
-    built: &'a HashMap<String, BoxConnector>,
+/// The state of one build: what is built, what is being built, the first located failure.
+struct Builder<'a> {
     config: &'a Config,
+    registry: &'a Registry,
+    resources: &'a Extensions,
+    built: RefCell<HashMap<String, BoxConnector>>,
+    /// Outbounds whose build is under way, outermost first (for cycles).
+    building: RefCell<Vec<String>>,
+    /// An error already located inside another outbound, reported instead of its reference.
+    located: RefCell<Option<ConfigError>>,
 }
 
-impl BuiltOutbounds<'_> {
-    /// The outbound `name`, or why it is not available (yet).
-    pub(crate) fn get(&self, name: &str) -> Result<BoxConnector, xypro_core::BoxError> {
-        if let Some(connector) = self.built.get(name) {
+impl Builder<'_> {
+    /// The outbound `name`, built now if it was not yet.
+    fn outbound(&self, name: &str) -> Result<BoxConnector, ConfigError> {
+        if let Some(connector) = self.built.borrow().get(name) {
             return Ok(connector.clone());
         }
-        if self.config.raw.outbounds.contains_key(name) {
-            return Err(Box::new(NotBuiltYet(name.to_owned())));
-        }
-        let known: Vec<&str> = self
-            .config
-            .raw
-            .outbounds
-            .keys()
-            .map(String::as_str)
-            .collect();
-        Err(format!("no outbound named `{name}` (defined: {})", known.join(", ")).into())
+        self.building.borrow_mut().push(name.to_owned());
+        let path = [Step::Key("outbounds"), Step::Key(name)];
+        let layers = &self.config.raw.outbounds[name];
+        let built = self.chain(&path, layers, &self.registry.outbound, None);
+        self.building.borrow_mut().pop();
+        let connector = Named::boxed(name, built?);
+        self.built
+            .borrow_mut()
+            .insert(name.to_owned(), connector.clone());
+        Ok(connector)
     }
-}
 
-/// An outbound referred to before it was built: retried in a later pass, or a cycle.
-#[derive(Debug, thiserror::Error)]
-#[error("outbound `{0}` is part of a reference cycle")]
-struct NotBuiltYet(String);
-
-/// A build failure: final, or waiting for another outbound.
-enum BuildError {
-    Config(ConfigError),
-    Waiting(ConfigError),
-}
-
-impl BuildError {
-    fn into_config(self) -> ConfigError {
-        match self {
-            BuildError::Config(e) | BuildError::Waiting(e) => e,
-        }
-    }
-}
-
-/// Builds one pipeline from its last layer up, checking that only the last one is terminal.
-fn build_chain<S, F>(
-    config: &Config,
-    path: &[Step<'_>],
-    layers: &[LayerSpec],
-    entries: &std::collections::BTreeMap<String, Arc<registry::Entry<F>>>,
-    listen: Option<SocketAddr>,
-    outbounds: &BuiltOutbounds<'_>,
-) -> Result<S, BuildError>
-where
-    F: ?Sized
-        + Fn(&serde_yaml::Value, Option<S>, &LayerContext<'_>) -> Result<S, xypro_core::BoxError>,
-{
-    let mut inner: Option<S> = None;
-    for (index, spec) in layers.iter().enumerate().rev() {
-        let mut here = path.to_vec();
-        here.push(Step::Index(index));
-        let Some(entry) = entries.get(&spec.kind) else {
-            let known: Vec<&str> = entries.keys().map(String::as_str).collect();
-            let message = format!(
-                "unknown layer `{}` (known here: {})",
-                spec.kind,
-                known.join(", ")
-            );
-            return Err(BuildError::Config(config.error(&here, message)));
-        };
-        let last = index + 1 == layers.len();
-        if entry.terminal && !last {
-            return Err(BuildError::Config(config.error(
-                &here,
-                format!("`{}` ends a pipeline and must be its last layer", spec.kind),
+    /// Another outbound, for a layer that refers to it by name.
+    fn lookup(&self, name: &str) -> Result<BoxConnector, InvalidOptions> {
+        if !self.config.raw.outbounds.contains_key(name) {
+            let known: Vec<&str> = self
+                .config
+                .raw
+                .outbounds
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let known = known.join(", ");
+            return Err(InvalidOptions::new(format!(
+                "no outbound named `{name}` (defined: {known})"
             )));
         }
-        if !entry.terminal && last {
-            let message = format!(
-                "`{}` needs a layer below it; the last layer must be one that dials or a proxy protocol",
-                spec.kind
-            );
-            return Err(BuildError::Config(config.error(&here, message)));
-        }
-        here.push(Step::Key(&spec.kind));
-        let ctx = LayerContext {
-            base_dir: config.base_dir(),
-            listen,
-            below: &layers[index + 1..],
-            outbounds,
+        let cycle = {
+            let building = self.building.borrow();
+            building
+                .iter()
+                .position(|n| n == name)
+                .map(|start| format!("{} -> {name}", building[start..].join(" -> ")))
         };
-        let built = (entry.build)(&spec.options, inner.take(), &ctx).map_err(|e| match e
-            .is::<NotBuiltYet>()
-        {
-            true => BuildError::Waiting(option_error(config, &here, &*e)),
-            false => BuildError::Config(option_error(config, &here, &*e)),
-        })?;
-        inner = Some(built);
+        if let Some(cycle) = cycle {
+            let path = [Step::Key("outbounds"), Step::Key(name)];
+            let message = format!("outbound `{name}` is part of a reference cycle ({cycle})");
+            return Err(self.stash(self.config.error(&path, message)));
+        }
+        self.outbound(name).map_err(|located| self.stash(located))
     }
-    Ok(inner.expect("pipelines are never empty after Config::load"))
+
+    /// Keeps the first located error and returns a stand-in for the layer that hit it.
+    fn stash(&self, error: ConfigError) -> InvalidOptions {
+        let message = error.message.clone();
+        self.located.borrow_mut().get_or_insert(error);
+        InvalidOptions::new(message)
+    }
+
+    /// Builds one pipeline from its last layer up: the last ends it, the others wrap.
+    fn chain<S>(
+        &self,
+        path: &[Step<'_>],
+        layers: &[LayerSpec],
+        entries: &BTreeMap<String, Entry<S>>,
+        listen: Option<SocketAddr>,
+    ) -> Result<S, ConfigError> {
+        let lookup = |name: &str| self.lookup(name);
+        let mut built: Option<S> = None;
+        for (index, spec) in layers.iter().enumerate().rev() {
+            let here = [path, &[Step::Index(index)]].concat();
+            let Some(entry) = entries.get(&spec.kind) else {
+                let known: Vec<&str> = entries.keys().map(String::as_str).collect();
+                let message = format!(
+                    "unknown layer `{}` (known here: {})",
+                    spec.kind,
+                    known.join(", ")
+                );
+                return Err(self.config.error(&here, message));
+            };
+            let below = &layers[index + 1..];
+            let dial_host = dial_host(below);
+            let mut ctx = BuildContext::new(self.config.base_dir())
+                .with_dial_host(dial_host.as_deref())
+                .with_outbounds(&lookup)
+                .with_resources(self.resources);
+            if let Some(listen) = listen {
+                ctx = ctx.with_listen(listen);
+            }
+            let result = match (entry, built.take()) {
+                (Entry::Terminal(build), None) => build(&spec.options, &ctx),
+                (Entry::Layer(build), Some(inner)) => build(&spec.options, inner, &ctx),
+                (Entry::Terminal(_), Some(_)) => {
+                    let message =
+                        format!("`{}` ends a pipeline and must be its last layer", spec.kind);
+                    return Err(self.config.error(&here, message));
+                }
+                (Entry::Layer(_), None) => {
+                    let message = format!(
+                        "`{}` needs a layer below it; the last layer must be one that dials or a proxy protocol",
+                        spec.kind
+                    );
+                    return Err(self.config.error(&here, message));
+                }
+            };
+            built = Some(result.map_err(|e| self.locate(&here, &spec.kind, e))?);
+        }
+        Ok(built.expect("Config::load refuses empty pipelines"))
+    }
+
+    /// Places a layer's error at the option it names (or at the layer), unless it stands in
+    /// for an error already located in another outbound.
+    fn locate(&self, here: &[Step<'_>], kind: &str, error: InvalidOptions) -> ConfigError {
+        if let Some(located) = self.located.borrow_mut().take() {
+            return located;
+        }
+        let mut path = here.to_vec();
+        path.push(Step::Key(kind));
+        let Some(key) = error.key() else {
+            return self.config.error(&path, error.message());
+        };
+        let layer_key = self.config.error(&path, "").key;
+        let mut located = self
+            .config
+            .error(&[path, key_steps(key)].concat(), error.message());
+        located.key = format!("{layer_key}.{key}");
+        located
+    }
+}
+
+/// The steps of an option path such as `users[0].id` or `headers.Host`.
+fn key_steps(key: &str) -> Vec<Step<'_>> {
+    let mut steps = Vec::new();
+    for part in key.split('.') {
+        let mut pieces = part.split('[');
+        if let Some(name) = pieces.next().filter(|name| !name.is_empty()) {
+            steps.push(Step::Key(name));
+        }
+        for index in pieces {
+            if let Ok(index) = index.trim_end_matches(']').parse() {
+                steps.push(Step::Index(index));
+            }
+        }
+    }
+    steps
+}
+
+/// The host the layers below reach: the TLS server name, else the host of the dialled address.
+fn dial_host(below: &[LayerSpec]) -> Option<String> {
+    let option = |kind: &str, key: &str| {
+        below
+            .iter()
+            .find(|spec| spec.kind == kind)
+            .and_then(|spec| spec.options.get(key))
+            .and_then(serde_yaml::Value::as_str)
+    };
+    if let Some(name) = option("tls", "server_name") {
+        return Some(name.to_owned());
+    }
+    match option("tcp", "address")?.parse::<Address>().ok()? {
+        Address::Ip(SocketAddr::V6(v6)) => Some(format!("[{}]", v6.ip())),
+        other => Some(other.host()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xypro_core::LayerOptions;
 
+    /// `- use: { name }`: dials through another outbound.
     #[derive(serde::Deserialize)]
     struct Use {
         name: String,
     }
 
+    impl LayerOptions for Use {
+        type Output = BoxConnector;
+
+        fn validate(self, ctx: &BuildContext<'_>) -> Result<BoxConnector, InvalidOptions> {
+            ctx.outbound(&self.name)
+        }
+    }
+
     fn registry() -> Registry {
         let mut registry = Registry::with_builtin();
-        registry.outbound_dialer("use", |options: Use, ctx| ctx.outbound(&options.name));
+        registry.terminal::<Use>("use");
         registry
     }
 
@@ -260,10 +294,38 @@ mod tests {
     fn cycles_and_unknown_references_are_reported_at_their_line() {
         let cycle = config("  a: [{ use: { name: b } }]\n  b: [{ use: { name: a } }]\n");
         let err = build(&cycle, &registry()).unwrap_err();
-        assert!(err.message.contains("reference cycle"), "{err}");
+        assert!(
+            err.message.contains("reference cycle (a -> b -> a)"),
+            "{err}"
+        );
         assert_eq!(err.line, Some(7), "{err}");
         let dangling = config("  a: [{ use: { name: nowhere } }]\n");
         let err = build(&dangling, &registry()).unwrap_err();
         assert!(err.message.contains("no outbound named `nowhere`"), "{err}");
+    }
+
+    #[test]
+    fn an_error_inside_a_referenced_outbound_is_reported_where_it_is() {
+        let config = config("  a: [{ use: { name: b } }]\n  b: [{ tcp: { address: nowhere } }]\n");
+        let err = build(&config, &registry()).unwrap_err();
+        assert_eq!(err.key, "outbounds.b[0].tcp.address", "{err}");
+        assert_eq!(err.line, Some(8), "{err}");
+    }
+
+    #[test]
+    fn option_errors_point_at_the_option() {
+        let text = "inbounds:\n  s:\n    listen: 127.0.0.1:0\n    pipeline:\n      - vless:\n          users:\n            - { name: a, id: not-a-uuid-and-longer-than-thirty-bytes }\n    outbound: a\noutbounds:\n  a: [direct]\n";
+        let err = build(&Config::parse("t.yaml", text.into()).unwrap(), &registry()).unwrap_err();
+        assert_eq!(err.key, "inbounds.s.pipeline[0].vless.users[0].id", "{err}");
+        assert_eq!(err.line, Some(7), "{err}");
+    }
+
+    #[test]
+    fn key_paths_split_into_steps() {
+        assert_eq!(
+            key_steps("users[0].id"),
+            [Step::Key("users"), Step::Index(0), Step::Key("id")]
+        );
+        assert_eq!(key_steps("alpn[1]"), [Step::Key("alpn"), Step::Index(1)]);
     }
 }

@@ -1,96 +1,69 @@
-//! The layer registry: YAML layer names mapped to functions that build tower services.
+//! The layer registry: YAML layer names mapped to the options type that builds each layer.
+//!
+//! A layer is registered by its options type ([`LayerOptions`]) in one of the four shapes of
+//! `DESIGN.md`: a connector layer, a terminal connector, an accept-side upgrade or a proxy
+//! protocol. The registry deserializes the options, validates them and boxes the result.
 
-use crate::config::LayerSpec;
-use serde::de::DeserializeOwned;
-use std::{
-    collections::BTreeMap,
-    fmt,
-    net::SocketAddr,
-    path::{Path, PathBuf},
-    sync::Arc,
+use serde_yaml::Value;
+use std::{collections::BTreeMap, fmt, sync::Arc};
+use tower::{Layer, Service, ServiceExt};
+use xypro_core::{
+    Accepted, BoxAcceptor, BoxConnector, BoxError, BoxIo, BuildContext, Incoming, InvalidOptions,
+    Io, LayerOptions, Target,
 };
-use xypro_core::{BoxAcceptor, BoxConnector, BoxError};
 
-/// What a layer builder may know about where it sits.
-#[derive(Clone, Copy)]
-pub struct LayerContext<'a> {
-    /// Directory that relative paths in the config are resolved against.
-    pub base_dir: &'a Path,
-    /// The inbound's listening address (inbound layers only).
-    pub listen: Option<SocketAddr>,
-    /// The layers after this one in the same pipeline, nearest first.
-    pub below: &'a [LayerSpec],
-    pub(crate) outbounds: &'a super::BuiltOutbounds<'a>,
+/// Builds one layer from its YAML options and, unless it ends the pipeline, the one below.
+pub(crate) enum Entry<S> {
+    /// Wraps the service built from the layers below it.
+    Layer(Arc<WrapFn<S>>),
+    /// Ends the pipeline: dials (outbound) or yields destinations (inbound).
+    Terminal(Arc<EndFn<S>>),
 }
 
-impl fmt::Debug for LayerContext<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LayerContext")
-            .field("base_dir", &self.base_dir)
-            .field("listen", &self.listen)
-            .field("below", &self.below)
-            .finish_non_exhaustive()
+type WrapFn<S> = dyn Fn(&Value, S, &BuildContext<'_>) -> Result<S, InvalidOptions> + Send + Sync;
+type EndFn<S> = dyn Fn(&Value, &BuildContext<'_>) -> Result<S, InvalidOptions> + Send + Sync;
+
+impl<S> Clone for Entry<S> {
+    fn clone(&self) -> Self {
+        match self {
+            Entry::Layer(build) => Entry::Layer(build.clone()),
+            Entry::Terminal(build) => Entry::Terminal(build.clone()),
+        }
     }
 }
 
-impl LayerContext<'_> {
-    /// Resolves a path from the config against the config file's directory.
-    pub fn resolve_path(&self, path: &Path) -> PathBuf {
-        self.base_dir.join(path)
-    }
-
-    /// Another outbound pipeline of the same config, by name, built before this one.
-    pub fn outbound(&self, name: &str) -> Result<BoxConnector, BoxError> {
-        self.outbounds.get(name)
-    }
-
-    /// The value of `key` in the options of the nearest layer of `kind` further down.
-    pub fn option_below(&self, kind: &str, key: &str) -> Option<&serde_yaml::Value> {
-        self.below
-            .iter()
-            .find(|spec| spec.kind == kind)
-            .and_then(|spec| spec.options.get(key))
-    }
-}
-
-type Outbound = dyn Fn(
-        &serde_yaml::Value,
-        Option<BoxConnector>,
-        &LayerContext<'_>,
-    ) -> Result<BoxConnector, BoxError>
-    + Send
-    + Sync;
-type Inbound = dyn Fn(&serde_yaml::Value, Option<BoxAcceptor>, &LayerContext<'_>) -> Result<BoxAcceptor, BoxError>
-    + Send
-    + Sync;
-
-/// A registered builder and whether it ends a pipeline.
-pub(crate) struct Entry<F: ?Sized> {
-    pub(crate) terminal: bool,
-    pub(crate) build: Arc<F>,
-}
-
-/// Maps layer names to builders, for inbound (accept) and outbound (connect) pipelines.
+/// Maps layer names to the options types that build them, for inbound (accept) and outbound
+/// (connect) pipelines.
 ///
-/// Register a custom layer under a YAML name, then build a config with it:
+/// A custom layer is its options type and one line:
 ///
 /// ```
-/// use xypro_stack::{Registry, core::BoxConnector};
+/// use xypro_stack::{
+///     Registry,
+///     core::{BuildContext, InvalidOptions, LayerOptions},
+/// };
 ///
+/// /// `- tag: { name: ... }`: a layer that only logs its name (a real one returns a tower layer).
 /// #[derive(serde::Deserialize)]
 /// struct Tag { name: String }
 ///
+/// impl LayerOptions for Tag {
+///     type Output = tower::layer::util::Identity;
+///
+///     fn validate(self, _: &BuildContext<'_>) -> Result<Self::Output, InvalidOptions> {
+///         tracing::info!(tag = %self.name, "building a tagged pipeline");
+///         Ok(tower::layer::util::Identity::new())
+///     }
+/// }
+///
 /// let mut registry = Registry::with_builtin();
-/// registry.outbound_layer("tag", |options: Tag, inner: BoxConnector, _ctx| {
-///     tracing::info!(tag = %options.name, "building tagged pipeline");
-///     Ok(inner)
-/// });
+/// registry.connector::<Tag>("tag");
 /// assert!(registry.outbound_kinds().any(|kind| kind == "tag"));
 /// ```
 #[derive(Default, Clone)]
 pub struct Registry {
-    pub(crate) outbound: BTreeMap<String, Arc<Entry<Outbound>>>,
-    pub(crate) inbound: BTreeMap<String, Arc<Entry<Inbound>>>,
+    pub(crate) outbound: BTreeMap<String, Entry<BoxConnector>>,
+    pub(crate) inbound: BTreeMap<String, Entry<BoxAcceptor>>,
 }
 
 impl fmt::Debug for Registry {
@@ -102,41 +75,46 @@ impl fmt::Debug for Registry {
     }
 }
 
-/// A layer option that does not deserialize, with the path to it inside the options.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub(crate) struct OptionsError {
-    /// Keys and indexes from the layer's options down to the bad value.
-    pub(crate) path: Vec<PathSegment>,
-    message: String,
-}
-
-/// One step of an [`OptionsError`] path.
-#[derive(Debug, Clone)]
-pub(crate) enum PathSegment {
-    Key(String),
-    Index(usize),
-}
-
-/// Deserializes a layer's options; `- kind` with no options reads as an empty map.
-fn options<O: DeserializeOwned>(value: &serde_yaml::Value) -> Result<O, BoxError> {
+/// Deserializes a layer's options; `- kind` with no options reads as an empty map. An error
+/// names the path to the bad value inside the options.
+fn options<O: LayerOptions>(value: &Value) -> Result<O, InvalidOptions> {
     let value = match value {
-        serde_yaml::Value::Null => serde_yaml::Value::Mapping(Default::default()),
+        Value::Null => Value::Mapping(Default::default()),
         other => other.clone(),
     };
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e
-            .path()
-            .iter()
-            .filter_map(|segment| match segment {
-                serde_path_to_error::Segment::Map { key } => Some(PathSegment::Key(key.clone())),
-                serde_path_to_error::Segment::Seq { index } => Some(PathSegment::Index(*index)),
-                _ => None,
-            })
-            .collect();
+        let key = e.path().to_string();
         let message = e.into_inner().to_string();
-        Box::new(OptionsError { path, message }) as BoxError
+        match key.as_str() {
+            "." | "" => InvalidOptions::new(message),
+            _ => InvalidOptions::at(key, message),
+        }
     })
+}
+
+/// Boxes a connector, whatever stream it returns.
+fn box_connector<C>(connector: C) -> BoxConnector
+where
+    C: Service<Target> + Clone + Send + Sync + 'static,
+    C::Response: Io,
+    C::Error: Into<BoxError>,
+    C::Future: Send + 'static,
+{
+    BoxConnector::new(
+        connector
+            .map_response(BoxIo::new)
+            .map_err(Into::<BoxError>::into),
+    )
+}
+
+/// Boxes an acceptor.
+fn box_acceptor<A>(acceptor: A) -> BoxAcceptor
+where
+    A: Service<Incoming, Response = Accepted> + Clone + Send + Sync + 'static,
+    A::Error: Into<BoxError>,
+    A::Future: Send + 'static,
+{
+    BoxAcceptor::new(acceptor.map_err(Into::<BoxError>::into))
 }
 
 impl Registry {
@@ -145,82 +123,79 @@ impl Registry {
         Self::default()
     }
 
-    /// Registers an outbound layer that wraps the connector below it.
-    pub fn outbound_layer<O, F>(&mut self, kind: &str, build: F) -> &mut Self
+    /// Registers an outbound layer that wraps the connector below it: `O` validates into a
+    /// tower layer over connectors.
+    pub fn connector<O>(&mut self, kind: &str) -> &mut Self
     where
-        O: DeserializeOwned,
-        F: Fn(O, BoxConnector, &LayerContext<'_>) -> Result<BoxConnector, BoxError>
-            + Send
-            + Sync
-            + 'static,
+        O: LayerOptions,
+        O::Output: Layer<BoxConnector>,
+        <O::Output as Layer<BoxConnector>>::Service:
+            Service<Target> + Clone + Send + Sync + 'static,
+        <<O::Output as Layer<BoxConnector>>::Service as Service<Target>>::Response: Io,
+        <<O::Output as Layer<BoxConnector>>::Service as Service<Target>>::Error: Into<BoxError>,
+        <<O::Output as Layer<BoxConnector>>::Service as Service<Target>>::Future: Send + 'static,
     {
-        let build = move |value: &serde_yaml::Value,
-                          inner: Option<BoxConnector>,
-                          ctx: &LayerContext<'_>| {
-            build(options(value)?, inner.expect("checked by the builder"), ctx)
+        let build = |value: &Value, inner: BoxConnector, ctx: &BuildContext<'_>| {
+            let layer = options::<O>(value)?.validate(ctx)?;
+            Ok(box_connector(layer.layer(inner)))
         };
-        let entry = Entry {
-            terminal: false,
-            build: Arc::new(build) as Arc<Outbound>,
-        };
-        self.outbound.insert(kind.to_owned(), Arc::new(entry));
+        self.outbound
+            .insert(kind.to_owned(), Entry::Layer(Arc::new(build)));
         self
     }
 
-    /// Registers an outbound layer that dials by itself and so ends a pipeline.
-    pub fn outbound_dialer<O, F>(&mut self, kind: &str, build: F) -> &mut Self
+    /// Registers an outbound connector that dials by itself and so ends a pipeline: `O`
+    /// validates into the connector.
+    pub fn terminal<O>(&mut self, kind: &str) -> &mut Self
     where
-        O: DeserializeOwned,
-        F: Fn(O, &LayerContext<'_>) -> Result<BoxConnector, BoxError> + Send + Sync + 'static,
+        O: LayerOptions,
+        O::Output: Service<Target> + Clone + Send + Sync + 'static,
+        <O::Output as Service<Target>>::Response: Io,
+        <O::Output as Service<Target>>::Error: Into<BoxError>,
+        <O::Output as Service<Target>>::Future: Send + 'static,
     {
-        let build =
-            move |value: &serde_yaml::Value, _: Option<BoxConnector>, ctx: &LayerContext<'_>| {
-                build(options(value)?, ctx)
-            };
-        let entry = Entry {
-            terminal: true,
-            build: Arc::new(build) as Arc<Outbound>,
+        let build = |value: &Value, ctx: &BuildContext<'_>| {
+            Ok(box_connector(options::<O>(value)?.validate(ctx)?))
         };
-        self.outbound.insert(kind.to_owned(), Arc::new(entry));
+        self.outbound
+            .insert(kind.to_owned(), Entry::Terminal(Arc::new(build)));
         self
     }
 
-    /// Registers an accept-side layer that upgrades the stream for the layer after it.
-    pub fn inbound_layer<O, F>(&mut self, kind: &str, build: F) -> &mut Self
+    /// Registers an accept-side upgrade that wraps the acceptor below it: `O` validates into a
+    /// tower layer over acceptors (usually an [`UpgradeLayer`](xypro_core::UpgradeLayer)).
+    pub fn upgrade<O>(&mut self, kind: &str) -> &mut Self
     where
-        O: DeserializeOwned,
-        F: Fn(O, BoxAcceptor, &LayerContext<'_>) -> Result<BoxAcceptor, BoxError>
-            + Send
-            + Sync
-            + 'static,
+        O: LayerOptions,
+        O::Output: Layer<BoxAcceptor>,
+        <O::Output as Layer<BoxAcceptor>>::Service:
+            Service<Incoming, Response = Accepted> + Clone + Send + Sync + 'static,
+        <<O::Output as Layer<BoxAcceptor>>::Service as Service<Incoming>>::Error: Into<BoxError>,
+        <<O::Output as Layer<BoxAcceptor>>::Service as Service<Incoming>>::Future: Send + 'static,
     {
-        let build =
-            move |value: &serde_yaml::Value, inner: Option<BoxAcceptor>, ctx: &LayerContext<'_>| {
-                build(options(value)?, inner.expect("checked by the builder"), ctx)
-            };
-        let entry = Entry {
-            terminal: false,
-            build: Arc::new(build) as Arc<Inbound>,
+        let build = |value: &Value, inner: BoxAcceptor, ctx: &BuildContext<'_>| {
+            let layer = options::<O>(value)?.validate(ctx)?;
+            Ok(box_acceptor(layer.layer(inner)))
         };
-        self.inbound.insert(kind.to_owned(), Arc::new(entry));
+        self.inbound
+            .insert(kind.to_owned(), Entry::Layer(Arc::new(build)));
         self
     }
 
-    /// Registers a proxy protocol that ends an inbound pipeline by yielding destinations.
-    pub fn inbound_protocol<O, F>(&mut self, kind: &str, build: F) -> &mut Self
+    /// Registers a proxy protocol that ends an inbound pipeline by yielding destinations: `O`
+    /// validates into the acceptor.
+    pub fn protocol<O>(&mut self, kind: &str) -> &mut Self
     where
-        O: DeserializeOwned,
-        F: Fn(O, &LayerContext<'_>) -> Result<BoxAcceptor, BoxError> + Send + Sync + 'static,
+        O: LayerOptions,
+        O::Output: Service<Incoming, Response = Accepted> + Clone + Send + Sync + 'static,
+        <O::Output as Service<Incoming>>::Error: Into<BoxError>,
+        <O::Output as Service<Incoming>>::Future: Send + 'static,
     {
-        let build =
-            move |value: &serde_yaml::Value, _: Option<BoxAcceptor>, ctx: &LayerContext<'_>| {
-                build(options(value)?, ctx)
-            };
-        let entry = Entry {
-            terminal: true,
-            build: Arc::new(build) as Arc<Inbound>,
+        let build = |value: &Value, ctx: &BuildContext<'_>| {
+            Ok(box_acceptor(options::<O>(value)?.validate(ctx)?))
         };
-        self.inbound.insert(kind.to_owned(), Arc::new(entry));
+        self.inbound
+            .insert(kind.to_owned(), Entry::Terminal(Arc::new(build)));
         self
     }
 

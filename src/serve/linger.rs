@@ -1,4 +1,5 @@
-//! `Lingering`: a TCP stream that can be closed gracefully after its users are done with it.
+//! `Lingering`: an accepted TCP stream that can be closed gracefully after its users are done
+//! with it.
 //!
 //! Closing a socket while the peer's last bytes (a TLS `close_notify`, a WebSocket close reply)
 //! are still unread makes the kernel answer with a reset, and a reset can make the peer drop
@@ -20,19 +21,19 @@ use tokio::{
 
 /// A TCP stream shared with a [`LingerHandle`] that outlives it.
 #[derive(Debug)]
-pub struct Lingering {
+pub(crate) struct Lingering {
     stream: Arc<TcpStream>,
 }
 
 /// Keeps the socket open after the [`Lingering`] stream is dropped, for a graceful close.
 #[derive(Debug)]
-pub struct LingerHandle {
+pub(crate) struct LingerHandle {
     stream: Arc<TcpStream>,
 }
 
 impl Lingering {
     /// Wraps `stream`, returning the stream and the handle that closes it gracefully.
-    pub fn new(stream: TcpStream) -> (Lingering, LingerHandle) {
+    pub(crate) fn new(stream: TcpStream) -> (Lingering, LingerHandle) {
         let stream = Arc::new(stream);
         (
             Lingering {
@@ -46,7 +47,7 @@ impl Lingering {
 impl LingerHandle {
     /// Sends a FIN if none was sent, then discards what the peer still sends until its FIN,
     /// at most `limit` long and at most 64 KiB.
-    pub async fn linger(self, limit: Duration) {
+    pub(crate) async fn linger(self, limit: Duration) {
         let _ = socket2::SockRef::from(&*self.stream).shutdown(Shutdown::Write);
         let drain = async {
             let mut left: usize = 64 * 1024;

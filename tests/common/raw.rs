@@ -49,7 +49,7 @@ pub async fn tls_connect(
 ) -> Result<ClientTlsStream<TcpStream>, xypro_stack::core::BoxError> {
     let mut options = ClientOptions::new(server_name);
     options.ca = Some(repo_root().join("examples/certs/ca.pem"));
-    let settings = options.validate(&repo_root()).unwrap();
+    let settings = options.settings(&repo_root()).unwrap();
     let dial = tower::service_fn(move |_: Target| TcpStream::connect(addr));
     TlsConnector::new(dial, settings)
         .oneshot(Target::tcp(addr))

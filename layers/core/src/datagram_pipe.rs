@@ -251,10 +251,9 @@ impl<S: DatagramSink> AsyncWrite for DatagramStream<S> {
             let take = want.min(rest.len());
             this.partial.extend_from_slice(&rest[..take]);
             used += take;
-            if this.partial.len() >= 2 && this.partial_frame_len() == Some(this.partial.len()) {
-                if this.poll_deliver_partial(cx)?.is_pending() {
-                    break;
-                }
+            let whole = this.partial_frame_len() == Some(this.partial.len());
+            if whole && this.poll_deliver_partial(cx)?.is_pending() {
+                break;
             }
         }
         Poll::Ready(Ok(used))

@@ -1,26 +1,24 @@
-//! Serving: listeners, the per-connection task, reload on demand, and graceful shutdown.
+//! Serving: listeners, the dispatch and its connection table (kept across reloads), reload on
+//! demand, and graceful shutdown.
+
+mod accept;
+mod linger;
 
 use crate::{
     config::Config,
-    error_chain,
     pipeline::{self, InboundPipeline, Pipelines, Registry},
 };
 use std::{collections::HashMap, io, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use tokio::{
-    net::{TcpListener, TcpStream},
-    sync::{OwnedSemaphorePermit, Semaphore, watch},
+    net::TcpListener,
+    sync::{Semaphore, watch},
     task::JoinHandle,
 };
-use tower::ServiceExt;
-use tracing::Instrument;
-use xypro_core::{Accepted, BoxError, BoxIo, Failure, Incoming, relay};
-use xypro_tcp::Lingering;
+use xypro_core::{BoxError, ConnectionTable, Dispatch, DispatchSettings, error_chain};
 
-/// How long a finished connection waits for the peer's last bytes and FIN before closing.
-const LINGER: Duration = Duration::from_secs(2);
-
-/// How long the accept loop pauses when the process is out of file descriptors.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How long connections closed at the end of the grace period get to finish their last log
+/// line and close.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// A running set of inbounds built from one config file.
 #[derive(Debug)]
@@ -30,14 +28,8 @@ pub struct Server {
     listeners: HashMap<Arc<str>, Listener>,
     permits: Arc<Semaphore>,
     max_connections: usize,
-    settings: watch::Sender<Settings>,
-}
-
-/// Settings every connection reads when it starts.
-#[derive(Debug, Clone, Copy)]
-struct Settings {
-    idle_timeout: Duration,
     shutdown_grace: Duration,
+    dispatch: Dispatch,
 }
 
 #[derive(Debug)]
@@ -47,7 +39,6 @@ struct Listener {
     pipeline: watch::Sender<InboundPipeline>,
     task: JoinHandle<()>,
 }
-
 impl Listener {
     /// Stops accepting and waits until the listening socket is closed.
     async fn close(self) {
@@ -70,14 +61,15 @@ impl Server {
         let path = path.into();
         let pipelines = load(&path, &registry)?;
         let max_connections = pipelines.limits.max_connections;
-        let (settings, _) = watch::channel(settings_of(&pipelines));
+        let dispatch = Dispatch::new(ConnectionTable::new(), settings_of(&pipelines));
         let mut server = Server {
             path,
             registry,
             listeners: HashMap::new(),
             permits: Arc::new(Semaphore::new(max_connections)),
             max_connections,
-            settings,
+            shutdown_grace: pipelines.limits.shutdown_grace,
+            dispatch,
         };
         server.apply(pipelines).await?;
         Ok(server)
@@ -91,6 +83,11 @@ impl Server {
             .collect()
     }
 
+    /// The open logical connections, which outlive reloads.
+    pub fn connections(&self) -> &ConnectionTable {
+        self.dispatch.table()
+    }
+
     /// Re-reads the config: new connections use the new pipelines, open ones go on.
     ///
     /// An invalid file is rejected and the running config stays in force.
@@ -99,7 +96,8 @@ impl Server {
         if pipelines.limits.max_connections != self.max_connections {
             tracing::warn!("limits.max_connections changes only on restart");
         }
-        self.settings.send_replace(settings_of(&pipelines));
+        self.dispatch.set_settings(settings_of(&pipelines));
+        self.shutdown_grace = pipelines.limits.shutdown_grace;
         self.apply(pipelines).await
     }
 
@@ -138,11 +136,11 @@ impl Server {
             tracing::info!(inbound = %name, "listening on {bound}");
             let configured = pipeline.listen;
             let (tx, rx) = watch::channel(pipeline);
-            let task = tokio::spawn(accept_loop(
+            let task = tokio::spawn(accept::accept_loop(
                 listener,
                 rx,
                 self.permits.clone(),
-                self.settings.subscribe(),
+                self.dispatch.clone(),
             ));
             let listener = Listener {
                 configured,
@@ -155,23 +153,29 @@ impl Server {
         Ok(())
     }
 
-    /// Stops accepting, then waits up to `limits.shutdown_grace` for open connections.
+    /// Stops accepting, then waits up to `limits.shutdown_grace` for open connections (every
+    /// session's connections included); what is still open then is closed.
     pub async fn shutdown(mut self) {
         for (_, listener) in std::mem::take(&mut self.listeners) {
             listener.close().await;
         }
-        let grace = self.settings.borrow().shutdown_grace;
+        let grace = self.shutdown_grace;
         let open = self.max_connections - self.permits.available_permits();
         if open > 0 {
-            tracing::info!("waiting up to {grace:?} for {open} open connections");
+            let logical = self.connections().len();
+            tracing::info!(
+                "waiting up to {grace:?} for {open} open connections ({logical} logical)"
+            );
         }
         let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
         if tokio::time::timeout(grace, self.permits.acquire_many(all))
             .await
             .is_err()
         {
-            let left = self.max_connections - self.permits.available_permits();
+            let left = self.connections().len();
             tracing::info!("closing {left} connections still open after the grace period");
+            self.connections().close_all();
+            let _ = tokio::time::timeout(CLOSE_WAIT, self.connections().wait_empty()).await;
         }
     }
 }
@@ -195,115 +199,8 @@ fn load(path: &std::path::Path, registry: &Registry) -> Result<Pipelines, BoxErr
     Ok(pipeline::build(&config, registry)?)
 }
 
-fn settings_of(pipelines: &Pipelines) -> Settings {
-    Settings {
-        idle_timeout: pipelines.limits.idle_timeout,
-        shutdown_grace: pipelines.limits.shutdown_grace,
-    }
-}
-
-/// Accepts while a connection permit is free; survives running out of file descriptors.
-async fn accept_loop(
-    listener: TcpListener,
-    pipeline: watch::Receiver<InboundPipeline>,
-    permits: Arc<Semaphore>,
-    settings: watch::Receiver<Settings>,
-) {
-    loop {
-        let permit = permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) if is_resource_exhaustion(&e) => {
-                tracing::warn!("accept failed: {e}; retrying in {ACCEPT_BACKOFF:?}");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-                continue;
-            }
-            Err(e) => {
-                tracing::debug!("accept failed: {e}");
-                continue;
-            }
-        };
-        let inbound = pipeline.borrow().clone();
-        let idle = settings.borrow().idle_timeout;
-        let span = tracing::info_span!("conn", inbound = %inbound.name, %peer);
-        tokio::spawn(handle(stream, peer, inbound, idle, permit).instrument(span));
-    }
-}
-
-/// Whether an accept error means the process or system ran out of descriptors or memory
-/// (EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux): worth a pause rather than a tight retry.
-fn is_resource_exhaustion(e: &io::Error) -> bool {
-    const ENOMEM: i32 = 12;
-    const ENFILE: i32 = 23;
-    const EMFILE: i32 = 24;
-    const ENOBUFS: i32 = 105;
-    matches!(e.raw_os_error(), Some(ENOMEM | ENFILE | EMFILE | ENOBUFS))
-}
-
-/// Runs one connection, then closes its socket gracefully.
-async fn handle(
-    stream: TcpStream,
-    peer: SocketAddr,
-    inbound: InboundPipeline,
-    idle: Duration,
-    _permit: OwnedSemaphorePermit,
-) {
-    let Ok(local) = stream.local_addr() else {
-        return;
-    };
-    let _ = stream.set_nodelay(true);
-    let (stream, closer) = Lingering::new(stream);
-    let incoming = Incoming {
-        io: BoxIo::new(stream),
-        peer,
-        local,
-        inbound: inbound.name.clone(),
-    };
-    serve_connection(incoming, inbound, idle).await;
-    closer.linger(LINGER).await;
-}
-
-/// Accept pipeline, outbound connect, reply, relay.
-async fn serve_connection(incoming: Incoming, inbound: InboundPipeline, idle: Duration) {
-    let accepted = match inbound.acceptor.oneshot(incoming).await {
-        Ok(accepted) => accepted,
-        Err(e) => {
-            tracing::info!("handshake failed: {}", error_chain(&*e));
-            return;
-        }
-    };
-    match accepted {
-        Accepted::Connect { target, reply } => {
-            let destination = target.destination.clone();
-            let mut remote = match inbound.connector.oneshot(target).await {
-                Ok(remote) => remote,
-                Err(e) => {
-                    let failure = Failure::classify(&*e);
-                    tracing::info!(%destination, ?failure, "connect failed: {}", error_chain(&*e));
-                    let _ = reply.fail(failure).await;
-                    return;
-                }
-            };
-            let Ok(mut client) = reply.succeed().await else {
-                return;
-            };
-            match relay(&mut client, &mut remote, Some(idle)).await {
-                Ok(stats) => {
-                    tracing::debug!(%destination, up = stats.up, down = stats.down, "closed")
-                }
-                Err(e) => tracing::debug!(%destination, "relay ended: {e}"),
-            }
-        }
-        Accepted::Session(session) => {
-            if let Err(e) = session.run(inbound.connector).await {
-                tracing::debug!("session ended: {}", error_chain(&*e));
-            }
-        }
-    }
+fn settings_of(pipelines: &Pipelines) -> DispatchSettings {
+    DispatchSettings::new(pipelines.limits.idle_timeout)
 }
 
 /// Runs the config at `path` until SIGINT or SIGTERM, reloading it on SIGHUP.
