@@ -49,18 +49,11 @@ struct Association {
 
 impl Association {
     async fn open(socks: SocketAddr) -> Association {
-        let mut control = TcpStream::connect(socks).await.unwrap();
-        let relay = Socks5Client::new()
-            .udp_associate(&mut control, &"0.0.0.0:0".parse().unwrap())
-            .await
-            .unwrap();
-        let Address::Ip(relay) = relay else {
-            panic!("relay address {relay}")
-        };
+        let (control, relay, socket) = flows::associate(socks).await;
         Association {
             _control: control,
-            relay: SocketAddr::new(socks.ip(), relay.port()),
-            socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            relay,
+            socket,
         }
     }
 

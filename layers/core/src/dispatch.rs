@@ -292,20 +292,27 @@ mod tests {
         )
     }
 
+    /// Dispatches `target` to an echo on a task; the client's end of the stream comes back.
+    fn spawn_echo(
+        dispatch: &Dispatch,
+        target: Target,
+    ) -> (tokio::io::DuplexStream, tokio::task::JoinHandle<()>) {
+        let (client, server_end) = duplex(1024);
+        let dispatch = dispatch.clone();
+        let task = tokio::spawn(async move {
+            dispatch
+                .connect(target, Handover::new(server_end), echo_connector())
+                .await
+        });
+        (client, task)
+    }
+
     #[tokio::test]
     async fn counts_bytes_while_open_and_forgets_the_connection_when_it_ends() {
         let dispatch = Dispatch::default();
-        let (mut client, server_end) = duplex(1024);
         let target = target();
         let context = target.context.clone();
-        let task = tokio::spawn({
-            let dispatch = dispatch.clone();
-            async move {
-                dispatch
-                    .connect(target, Handover::new(server_end), echo_connector())
-                    .await
-            }
-        });
+        let (mut client, task) = spawn_echo(&dispatch, target);
         client.write_all(b"ping").await.unwrap();
         let mut got = [0; 4];
         client.read_exact(&mut got).await.unwrap();
@@ -321,17 +328,9 @@ mod tests {
     #[tokio::test]
     async fn closing_by_id_ends_the_relay_and_the_client_sees_the_end() {
         let dispatch = Dispatch::default();
-        let (mut client, server_end) = duplex(1024);
         let target = target();
         let id = target.context.id();
-        let task = tokio::spawn({
-            let dispatch = dispatch.clone();
-            async move {
-                dispatch
-                    .connect(target, Handover::new(server_end), echo_connector())
-                    .await
-            }
-        });
+        let (mut client, task) = spawn_echo(&dispatch, target);
         client.write_all(b"x").await.unwrap();
         client.read_exact(&mut [0; 1]).await.unwrap();
         assert!(dispatch.table().close(id));
