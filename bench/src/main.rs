@@ -81,6 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn run(args: &Args, programs: peers::Programs) -> Result<String, Box<dyn std::error::Error>> {
     let target = target::start().await?;
     let certs = std::env::current_dir()?.join("examples/certs");
+    let versions = programs.versions();
     let stacks = peers::Stacks::start(peers::Launcher::new(programs, &certs)?).await?;
     let settings = load::Settings {
         bytes: args.megabytes << 20,
@@ -92,5 +93,10 @@ async fn run(args: &Args, programs: peers::Programs) -> Result<String, Box<dyn s
         only: args.only.clone(),
     };
     let results = load::measure_all(&stacks, target, &settings).await?;
-    Ok(report::render(&results, &settings, &load::limits().await))
+    Ok(report::render(
+        &results,
+        &settings,
+        &versions,
+        &load::limits().await,
+    ))
 }

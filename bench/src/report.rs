@@ -55,17 +55,24 @@ fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
 }
 
 /// Renders the table, with ours / v2ray and ours / sing-box and the goal against sing-box.
-pub(crate) fn render(results: &Results, settings: &Settings, aes_gcm: &Option<f64>) -> String {
+pub(crate) fn render(
+    results: &Results,
+    settings: &Settings,
+    versions: &[String],
+    aes_gcm: &Option<f64>,
+) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "VLESS over WebSocket over TLS, SOCKS5 in, loopback target; medians of {} rounds; {} MiB per transfer; \
-         {} idle tunnels; round trips through a relay delaying {} ms each way, {} client starts; {} CPUs.\n\n",
+         {} idle tunnels; round trips through a relay delaying {} ms each way, {} client starts; {} CPUs.\n\
+         Peers: {}.\n\n",
         settings.rounds,
         settings.bytes >> 20,
         settings.idle_tunnels,
         settings.delay.as_millis(),
         settings.rtt_starts,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
+        versions.join("; "),
     ));
     out.push_str("| metric | direct | ");
     out.push_str(&results.systems.join(" | "));

@@ -45,6 +45,26 @@ impl Programs {
         Ok(())
     }
 
+    /// The first line each peer prints for its version, such as `sing-box version 1.14.4`.
+    pub(crate) fn versions(&self) -> Vec<String> {
+        [(&self.v2ray, "-version"), (&self.sing_box, "version")]
+            .into_iter()
+            .map(|(program, arg)| {
+                let output = std::process::Command::new(program).arg(arg).output();
+                output.map_or_else(
+                    |e| format!("{}: {e}", program.display()),
+                    |o| {
+                        String::from_utf8_lossy(&o.stdout)
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .into()
+                    },
+                )
+            })
+            .collect()
+    }
+
     fn get(&self, kind: Kind) -> &Path {
         match kind {
             Kind::Ours => &self.ours,
