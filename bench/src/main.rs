@@ -40,11 +40,11 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     rate_seconds: u64,
     /// One-way delay, in milliseconds, of the relay in the round-trip measurement.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     delay_ms: u64,
     /// Freshly started clients per system in the round-trip measurement.
-    #[arg(long, default_value_t = 5)]
-    rtt_starts: usize,
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    rtt_starts: u64,
     /// Measure only these (comma-separated); the other rows show `–`.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = load::Measure::ALL)]
     only: Vec<load::Measure>,
@@ -89,7 +89,7 @@ async fn run(args: &Args, programs: peers::Programs) -> Result<String, Box<dyn s
         idle_tunnels: args.idle_tunnels,
         rate_for: Duration::from_secs(args.rate_seconds),
         delay: Duration::from_millis(args.delay_ms),
-        rtt_starts: args.rtt_starts,
+        rtt_starts: args.rtt_starts as usize,
         only: args.only.clone(),
     };
     let results = load::measure_all(&stacks, target, &settings).await?;
