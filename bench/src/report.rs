@@ -117,7 +117,8 @@ pub(crate) fn render(
     out.push_str(
         "\nFirst byte via relay: the time from connecting to the SOCKS5 port until the first byte echoed through the \
          tunnel comes back, with a relay between client and server that holds every chunk for the delay in each \
-         direction (`direct` goes through the relay straight to the target); in round trips it is ms / (2 × delay). \
+         direction (`direct` goes through the relay straight to the target, and shows the relay's own overhead: its \
+         timers round up to the millisecond); in round trips it is ms / (2 × delay). \
          Cold is the first connection of a freshly started client process against a running server, warm the \
          median of the next connections of that process. The relay does not delay TCP handshakes: on a real link \
          every new connection to the server costs one round trip more (every cold figure, and every warm one that \
