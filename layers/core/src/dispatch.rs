@@ -174,6 +174,28 @@ impl SessionDispatch {
         self.parent.child(destination, network)
     }
 
+    /// Runs what an inner handshake yielded on one of the session's streams (an HTTP/2 or mux
+    /// stream), as a child of the session; run the future on a task of the session's.
+    pub fn serve(&self, accepted: Accepted) -> impl Future<Output = ()> + Send + 'static {
+        let parent = &self.parent.context;
+        let accepted = match accepted {
+            Accepted::Connect { mut target, reply } => {
+                target.context = adopt(parent, &target);
+                Accepted::Connect { target, reply }
+            }
+            Accepted::Session {
+                mut target,
+                session,
+            } => {
+                target.context = adopt(parent, &target);
+                Accepted::Session { target, session }
+            }
+        };
+        let dispatch = self.dispatch.clone();
+        let connector = self.connector.clone();
+        async move { dispatch.serve(accepted, connector).await }
+    }
+
     /// Dispatches a connection the session opened; run the future on a task of the session's.
     pub fn connect(
         &self,
@@ -184,6 +206,12 @@ impl SessionDispatch {
         let connector = self.connector.clone();
         async move { dispatch.connect(target, reply, connector).await }
     }
+}
+
+/// The context of `target` as a child of `parent`, keeping what the inner handshake learned.
+fn adopt(parent: &ConnectionContext, target: &Target) -> ConnectionContext {
+    let own = &target.context;
+    parent.child_with(own.meta().clone(), own.network(), own.destination().clone())
 }
 
 /// Dials, answers the client, relays.
@@ -337,6 +365,32 @@ mod tests {
         task.await.unwrap();
         assert_eq!(client.read(&mut [0; 8]).await.unwrap(), 0);
         assert!(dispatch.table().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_stream_of_a_session_is_served_as_its_child() {
+        let dispatch = Dispatch::default();
+        let parent = target();
+        let session = SessionDispatch::new(parent.clone(), dispatch.clone(), echo_connector());
+        let (mut client, server_end) = duplex(1024);
+        let meta = Meta::new("test").with_user(Some("alice".into()));
+        let inner = Target::new("example.com:80".parse().unwrap(), Network::Tcp, meta);
+        let accepted = Accepted::Connect {
+            target: inner,
+            reply: Handover::new(server_end),
+        };
+        let task = tokio::spawn(session.serve(accepted));
+        client.write_all(b"hi").await.unwrap();
+        client.read_exact(&mut [0; 2]).await.unwrap();
+        let child = &dispatch.table().list()[0];
+        assert_eq!(child.parent(), Some(parent.context.id()));
+        assert_eq!(child.meta().user.as_deref(), Some("alice"));
+        parent.context.close();
+        task.await.unwrap();
+        assert!(
+            dispatch.table().is_empty(),
+            "closing the session closed its stream"
+        );
     }
 
     #[tokio::test]
