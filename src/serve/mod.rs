@@ -14,7 +14,9 @@ use tokio::{
     sync::{Semaphore, watch},
     task::JoinHandle,
 };
-use xypro_core::{BoxError, ConnectionTable, Dispatch, DispatchSettings, error_chain};
+use xypro_core::{
+    BoxError, ConnectionTable, Dispatch, DispatchSettings, ListeningPort, error_chain,
+};
 
 /// How long connections closed at the end of the grace period get to finish their last log
 /// line and close.
@@ -38,6 +40,8 @@ struct Listener {
     bound: SocketAddr,
     pipeline: watch::Sender<InboundPipeline>,
     task: JoinHandle<()>,
+    /// Keeps the port in the set destinations may not name (the server dialling itself).
+    _port: ListeningPort,
 }
 impl Listener {
     /// Stops accepting and waits until the listening socket is closed.
@@ -147,6 +151,7 @@ impl Server {
                 bound,
                 pipeline: tx,
                 task,
+                _port: ListeningPort::new(bound.port()),
             };
             self.listeners.insert(name, listener);
         }

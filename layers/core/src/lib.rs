@@ -42,7 +42,7 @@ pub use guarded::Guarded;
 pub use idle::IdleDeadline;
 pub use io::{BoxIo, Io};
 pub use options::{BuildContext, InvalidOptions, LayerOptions, OutboundLookup};
-pub use policy::{DestinationPolicy, is_public_ip};
+pub use policy::{DestinationPolicy, ListeningPort, is_public_ip};
 pub use prefixed::Prefixed;
 pub use read_ahead::ReadAhead;
 pub use relay::{RelayStats, relay};

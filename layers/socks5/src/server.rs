@@ -20,7 +20,7 @@ use subtle::ConstantTimeEq;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tower::Service;
 use xypro_core::{
-    Accepted, BoxError, BoxIo, DestinationPolicy, Incoming, Meta, Network, Prefixed, Target,
+    Accepted, BoxError, BoxIo, Incoming, Meta, Network, Prefixed, Target,
 };
 
 /// Accepts SOCKS5 clients: CONNECT becomes [`Accepted::Connect`], UDP ASSOCIATE a session.
@@ -175,11 +175,7 @@ impl Authenticated {
                 reject(&mut self.io, ReplyCode::GeneralFailure, err).await
             }
             Command::Connect => {
-                // The proxy's own listener is refused: a CONNECT to it would loop.
-                let policy = DestinationPolicy {
-                    public_only: false,
-                    deny: vec![local],
-                };
+                let policy = settings.policy();
                 let target = Target::new(request.address, Network::Tcp, meta).with_policy(policy);
                 let io = BoxIo::new(Prefixed::new(self.buf.freeze(), self.io));
                 Ok(Accepted::Connect {
@@ -200,7 +196,8 @@ impl Authenticated {
                 }
                 .write_to_buf(&mut reply);
                 self.io.write_all(&reply).await?;
-                let target = Target::new(request.address, Network::Udp, meta);
+                let target =
+                    Target::new(request.address, Network::Udp, meta).with_policy(settings.policy());
                 let association = UdpAssociation::new(self.io, socket, peer, settings);
                 Ok(Accepted::Session {
                     target,
