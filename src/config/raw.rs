@@ -71,10 +71,10 @@ pub struct Limits {
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
     /// A relay with no bytes either way for this long is closed (default 5m).
-    #[serde(default = "default_idle", with = "humantime_serde")]
+    #[serde(default = "default_idle", with = "xypro_core::duration")]
     pub idle_timeout: Duration,
     /// How long shutdown waits for open connections to finish (default 10s).
-    #[serde(default = "default_grace", with = "humantime_serde")]
+    #[serde(default = "default_grace", with = "xypro_core::duration")]
     pub shutdown_grace: Duration,
 }
 
@@ -112,7 +112,7 @@ pub struct LayerSpec {
 impl<'de> Deserialize<'de> for LayerSpec {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let shape = "a layer is written `- kind` or `- kind: { options }`";
-        match serde_yaml::Value::deserialize(deserializer)? {
+        match deserializer.deserialize_any(super::bounded::BoundedValue)? {
             serde_yaml::Value::String(kind) => Ok(LayerSpec {
                 kind,
                 options: serde_yaml::Value::Null,

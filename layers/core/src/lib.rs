@@ -12,6 +12,7 @@ mod context;
 mod datagram;
 mod datagram_pipe;
 mod dispatch;
+pub mod duration;
 mod error;
 mod extensions;
 mod forward;

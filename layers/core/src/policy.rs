@@ -57,7 +57,10 @@ impl ListeningPort {
     /// Records that this process listens on `port`.
     pub fn new(port: u16) -> Self {
         let mut ports = OWN_PORTS.lock().unwrap_or_else(PoisonError::into_inner);
-        *ports.get_or_insert_with(HashMap::new).entry(port).or_default() += 1;
+        *ports
+            .get_or_insert_with(HashMap::new)
+            .entry(port)
+            .or_default() += 1;
         ListeningPort(port)
     }
 }
@@ -78,7 +81,9 @@ impl Drop for ListeningPort {
 
 fn is_own_port(port: u16) -> bool {
     let ports = OWN_PORTS.lock().unwrap_or_else(PoisonError::into_inner);
-    ports.as_ref().is_some_and(|ports| ports.contains_key(&port))
+    ports
+        .as_ref()
+        .is_some_and(|ports| ports.contains_key(&port))
 }
 
 /// Whether `ip` reaches this host: loopback, unspecified, or an address of one of its
@@ -234,11 +239,20 @@ mod tests {
         let at = |ip: &str| SocketAddr::new(ip.parse().unwrap(), port);
         assert!(policy.permits(at("127.0.0.1")), "not registered yet");
         let registered = ListeningPort::new(port);
-        for ip in ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1", "0.0.0.0"] {
+        for ip in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "::ffff:127.0.0.1",
+            "0.0.0.0",
+        ] {
             assert!(!policy.permits(at(ip)), "{ip}");
         }
         assert!(policy.permits(at("192.0.2.1")), "another host's same port");
-        assert!(policy.permits("127.0.0.1:1".parse().unwrap()), "another port");
+        assert!(
+            policy.permits("127.0.0.1:1".parse().unwrap()),
+            "another port"
+        );
         let open = DestinationPolicy::default();
         assert!(open.permits(at("127.0.0.1")), "only when asked");
         drop(registered);

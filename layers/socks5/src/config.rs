@@ -5,6 +5,9 @@ use serde::Deserialize;
 use std::{net::SocketAddr, time::Duration};
 use xypro_core::{BuildContext, DestinationPolicy, InvalidOptions, LayerOptions};
 
+/// The most destinations `udp_max_destinations` may allow one association.
+const MAX_UDP_DESTINATIONS: usize = 65_536;
+
 /// One username/password pair (RFC 1929).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -33,10 +36,10 @@ pub struct Socks5Options {
     #[serde(default)]
     pub allow_private: bool,
     /// Deadline for the whole handshake (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
     /// A UDP association with no datagrams either way for this long ends (default 5m).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub udp_idle_timeout: Option<Duration>,
     /// Most destinations one UDP association may reach (default 256).
     #[serde(default)]
@@ -115,11 +118,12 @@ impl Socks5Options {
                  add `users`, or set `allow_open: true` if you really mean it"
             )));
         }
-        if self.udp_max_destinations == Some(0) {
-            return Err(InvalidOptions::at(
-                "udp_max_destinations",
-                "must be at least 1",
-            ));
+        if self
+            .udp_max_destinations
+            .is_some_and(|n| !(1..=MAX_UDP_DESTINATIONS).contains(&n))
+        {
+            let message = format!("must be from 1 to {MAX_UDP_DESTINATIONS}");
+            return Err(InvalidOptions::at("udp_max_destinations", message));
         }
         let defaults = Socks5Settings::default();
         Ok(Socks5Settings {
@@ -175,7 +179,9 @@ mod tests {
             .settings(public)
             .unwrap();
         assert!(!allowed.policy().public_only);
-        let local = options("{}").settings("127.0.0.1:1".parse().unwrap()).unwrap();
+        let local = options("{}")
+            .settings("127.0.0.1:1".parse().unwrap())
+            .unwrap();
         assert!(!local.policy().public_only && local.policy().refuse_own_ports);
     }
 

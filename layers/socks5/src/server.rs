@@ -19,9 +19,7 @@ use std::{
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tower::Service;
-use xypro_core::{
-    Accepted, BoxError, BoxIo, Incoming, Meta, Network, Prefixed, Target,
-};
+use xypro_core::{Accepted, BoxError, BoxIo, Incoming, Meta, Network, Prefixed, Target};
 
 /// Accepts SOCKS5 clients: CONNECT becomes [`Accepted::Connect`], UDP ASSOCIATE a session.
 #[derive(Debug, Clone)]
@@ -143,9 +141,7 @@ impl Fresh {
         self.io.write_all(&status.to_bytes()).await?;
         match matched {
             Some(user) => Ok(Arc::from(user)),
-            None => Err(Socks5Error::AuthFailed(
-                String::from_utf8_lossy(&creds.user).into_owned(),
-            )),
+            None => Err(Socks5Error::auth_failed(&creds.user)),
         }
     }
 }

@@ -18,7 +18,7 @@ pub struct TcpOptions {
     #[serde(default = "yes")]
     pub nodelay: bool,
     /// Deadline for name resolution plus connecting (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub connect_timeout: Option<Duration>,
 }
 
@@ -45,7 +45,7 @@ pub struct DirectOptions {
     #[serde(default = "yes")]
     pub nodelay: bool,
     /// Deadline for name resolution plus connecting (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub connect_timeout: Option<Duration>,
 }
 

@@ -55,7 +55,7 @@ pub struct ClientOptions {
     #[serde(default)]
     pub insecure: bool,
     /// Deadline for the server to finish the handshake (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
 }
 
@@ -71,7 +71,7 @@ pub struct ServerOptions {
     #[serde(default = "default_alpn")]
     pub alpn: Vec<String>,
     /// Deadline for a client to finish the handshake (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
 }
 

@@ -80,7 +80,7 @@ pub struct ServerOptions {
     #[serde(default)]
     pub allow_private: bool,
     /// Deadline for the request header (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
 }
 
