@@ -12,6 +12,7 @@ use crate::{
 use bytes::BytesMut;
 use std::{
     future::Future,
+    net::SocketAddr,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -192,9 +193,11 @@ impl Authenticated {
                 }
                 .write_to_buf(&mut reply);
                 self.io.write_all(&reply).await?;
+                // RFC 1928: DST.PORT is the port the client will send from, when it knows it.
+                let from = SocketAddr::new(peer.ip(), request.address.port());
                 let target =
                     Target::new(request.address, Network::Udp, meta).with_policy(settings.policy());
-                let association = UdpAssociation::new(self.io, socket, peer, settings);
+                let association = UdpAssociation::new(self.io, socket, from, settings);
                 Ok(Accepted::Session {
                     target,
                     session: Box::new(association),

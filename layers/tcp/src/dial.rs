@@ -1,7 +1,7 @@
 //! Name resolution under a destination policy, and dialling the first address that answers.
 
 use std::{future::Future, io, net::SocketAddr, time::Duration};
-use tokio::net::TcpStream;
+use tokio::{net::TcpStream, sync::Semaphore};
 use xypro_core::{Address, Denied, DestinationPolicy, ResolveError};
 
 /// Why dialling failed: every resolved address was refused by policy, or by the network.
@@ -24,6 +24,37 @@ pub enum DialError {
     },
 }
 
+/// Most system name look-ups this process runs at once. Each takes a blocking thread that
+/// runs to its end even when its dial is abandoned, so a flood of names that never resolve
+/// must not pile them up: past the cap a look-up fails at once.
+pub const LOOKUPS_IN_FLIGHT: usize = 128;
+
+static LOOKUPS: Semaphore = Semaphore::const_new(LOOKUPS_IN_FLIGHT);
+
+/// Resolves a name with the system resolver on a blocking thread, which holds one of the
+/// process's look-up slots until the look-up itself ends.
+async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+    let failed = |source| ResolveError {
+        host: host.to_owned(),
+        source: Some(source),
+    };
+    let slot = LOOKUPS.try_acquire().map_err(|_| {
+        failed(io::Error::new(
+            io::ErrorKind::ResourceBusy,
+            format!("{LOOKUPS_IN_FLIGHT} name look-ups already in flight"),
+        ))
+    })?;
+    let name = (host.to_owned(), port);
+    let lookup = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        std::net::ToSocketAddrs::to_socket_addrs(&name).map(Iterator::collect)
+    });
+    match lookup.await {
+        Ok(result) => result.map_err(failed),
+        Err(e) => Err(failed(io::Error::other(e))),
+    }
+}
+
 /// Resolves an address and keeps only what the policy permits.
 pub async fn resolve(
     address: &Address,
@@ -31,13 +62,7 @@ pub async fn resolve(
 ) -> Result<Vec<SocketAddr>, DialError> {
     let resolved: Vec<SocketAddr> = match address {
         Address::Ip(addr) => vec![*addr],
-        Address::Domain(host, port) => tokio::net::lookup_host((host.as_str(), *port))
-            .await
-            .map_err(|e| ResolveError {
-                host: host.clone(),
-                source: Some(e),
-            })?
-            .collect(),
+        Address::Domain(host, port) => lookup(host, *port).await?,
     };
     if resolved.is_empty() {
         return Err(ResolveError {
