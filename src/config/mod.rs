@@ -14,7 +14,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// The most connections `limits.max_connections` may allow.
+/// The most connections `limits.max_connections` (and the handshake caps) may allow.
 const MAX_CONNECTIONS: usize = 1_000_000;
 
 /// Largest config file accepted, to keep a hostile file from eating memory.
@@ -103,7 +103,9 @@ impl Config {
                     "the pipeline needs at least a proxy protocol",
                 ));
             }
-            if let Some(other) = listening.insert(inbound.listen, name) {
+            // Port 0 asks the system for a free port, a different one each time.
+            let fixed = inbound.listen.port() != 0;
+            if let Some(other) = listening.insert(inbound.listen, name).filter(|_| fixed) {
                 return Err(self.error(
                     &here("listen"),
                     format!("{} is already used by inbound `{other}`", inbound.listen),
@@ -118,11 +120,21 @@ impl Config {
                 ));
             }
         }
-        let max_connections = self.raw.limits.max_connections;
-        if !(1..=MAX_CONNECTIONS).contains(&max_connections) {
-            let path = [Step::Key("limits"), Step::Key("max_connections")];
-            let message = format!("must be from 1 to {MAX_CONNECTIONS}");
-            return Err(self.error(&path, message));
+        let limits = &self.raw.limits;
+        for (key, value) in [
+            ("max_connections", limits.max_connections),
+            ("handshakes_per_inbound", limits.handshakes_per_inbound),
+            ("handshakes_per_address", limits.handshakes_per_address),
+        ] {
+            if !(1..=MAX_CONNECTIONS).contains(&value) {
+                let path = [Step::Key("limits"), Step::Key(key)];
+                let message = format!("must be from 1 to {MAX_CONNECTIONS}");
+                return Err(self.error(&path, message));
+            }
+        }
+        if limits.handshake_timeout.is_zero() {
+            let path = [Step::Key("limits"), Step::Key("handshake_timeout")];
+            return Err(self.error(&path, "must be longer than 0s"));
         }
         Ok(())
     }

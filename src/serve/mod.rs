@@ -2,12 +2,14 @@
 //! demand, and graceful shutdown.
 
 mod accept;
+mod gate;
 mod linger;
 
 use crate::{
-    config::Config,
+    config::{Config, Limits},
     pipeline::{self, InboundPipeline, Pipelines, Registry},
 };
+use gate::GateLimits;
 use std::{collections::HashMap, io, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use tokio::{
     net::TcpListener,
@@ -30,8 +32,29 @@ pub struct Server {
     listeners: HashMap<Arc<str>, Listener>,
     permits: Arc<Semaphore>,
     max_connections: usize,
-    shutdown_grace: Duration,
+    settings: watch::Sender<Settings>,
     dispatch: Dispatch,
+}
+
+/// What every listener applies to each connection it accepts; a reload may change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Settings {
+    gate: GateLimits,
+    handshake_timeout: Duration,
+    shutdown_grace: Duration,
+}
+
+impl Settings {
+    fn of(limits: &Limits) -> Self {
+        Settings {
+            gate: GateLimits {
+                per_inbound: limits.handshakes_per_inbound,
+                per_address: limits.handshakes_per_address,
+            },
+            handshake_timeout: limits.handshake_timeout,
+            shutdown_grace: limits.shutdown_grace,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -72,7 +95,7 @@ impl Server {
             listeners: HashMap::new(),
             permits: Arc::new(Semaphore::new(max_connections)),
             max_connections,
-            shutdown_grace: pipelines.limits.shutdown_grace,
+            settings: watch::Sender::new(Settings::of(&pipelines.limits)),
             dispatch,
         };
         server.apply(pipelines).await?;
@@ -101,7 +124,7 @@ impl Server {
             tracing::warn!("limits.max_connections changes only on restart");
         }
         self.dispatch.set_settings(settings_of(&pipelines));
-        self.shutdown_grace = pipelines.limits.shutdown_grace;
+        self.settings.send_replace(Settings::of(&pipelines.limits));
         self.apply(pipelines).await
     }
 
@@ -140,12 +163,13 @@ impl Server {
             tracing::info!(inbound = %name, "listening on {bound}");
             let configured = pipeline.listen;
             let (tx, rx) = watch::channel(pipeline);
-            let task = tokio::spawn(accept::accept_loop(
-                listener,
-                rx,
-                self.permits.clone(),
-                self.dispatch.clone(),
-            ));
+            let shared = accept::Shared {
+                pipeline: rx,
+                settings: self.settings.subscribe(),
+                permits: self.permits.clone(),
+                dispatch: self.dispatch.clone(),
+            };
+            let task = tokio::spawn(accept::accept_loop(listener, shared));
             let listener = Listener {
                 configured,
                 bound,
@@ -164,7 +188,7 @@ impl Server {
         for (_, listener) in std::mem::take(&mut self.listeners) {
             listener.close().await;
         }
-        let grace = self.shutdown_grace;
+        let grace = self.settings.borrow().shutdown_grace;
         let open = self.max_connections - self.permits.available_permits();
         if open > 0 {
             let logical = self.connections().len();

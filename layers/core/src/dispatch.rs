@@ -448,7 +448,10 @@ mod tests {
         tokio::task::yield_now().await;
         let (_, io) = duplex(64);
         let child = session.child("example.com:53".parse().unwrap(), Network::Udp);
-        assert!(session.connect(child, Handover::new(io)).is_ok(), "a slot freed");
+        assert!(
+            session.connect(child, Handover::new(io)).is_ok(),
+            "a slot freed"
+        );
     }
 
     #[tokio::test]

@@ -374,7 +374,10 @@ async fn reject_unknown_sni_answers_only_names_the_certificate_covers() {
     };
     let mut covered = dial("example.test").await.unwrap();
     echo_round_trip(&mut covered).await;
-    for (name, what) in [("other.test", "an unknown name"), ("127.0.0.1", "no SNI at all")] {
+    for (name, what) in [
+        ("other.test", "an unknown name"),
+        ("127.0.0.1", "no SNI at all"),
+    ] {
         let err = dial(name).await.unwrap_err();
         assert!(
             chain(&*err).contains("received fatal alert"),
