@@ -10,7 +10,10 @@ use crate::{
     },
     rule::{Condition, Fields, Mode, Protocol},
 };
-use std::{mem::size_of, sync::Arc};
+use std::{
+    mem::{size_of, size_of_val},
+    sync::Arc,
+};
 use xypro_core::Network;
 
 /// Finds a rule set by name, or says why it cannot be used.
@@ -157,9 +160,8 @@ impl Leaf {
 
     /// Estimated heap bytes of the leaf's own structures.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let strings = |list: &[Box<str>]| {
-            list.len() * size_of::<Box<str>>() + list.iter().map(|s| s.len()).sum::<usize>()
-        };
+        let strings =
+            |list: &[Box<str>]| size_of_val(list) + list.iter().map(|s| s.len()).sum::<usize>();
         strings(&self.inbound)
             + strings(&self.users)
             + self.domains.as_ref().map_or(0, DomainSet::heap_bytes)

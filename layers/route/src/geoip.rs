@@ -104,3 +104,6 @@ impl<'de> de::Deserialize<'de> for IsoCode<'de> {
             .map(|code| IsoCode(code.0))
     }
 }
+
+#[cfg(test)]
+mod tests;

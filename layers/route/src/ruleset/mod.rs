@@ -173,3 +173,6 @@ impl RuleSet {
             + self.rules.iter().map(Node::heap_bytes).sum::<usize>()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -60,11 +60,14 @@ fn parse_inner(text: &str, depth: usize) -> Result<(Condition, Label), ClashErro
             "rules nest deeper than {MAX_DEPTH} levels"
         )));
     }
+    let first = text.split(',').next().unwrap_or_default();
+    if first.trim().eq_ignore_ascii_case("MATCH") {
+        return Err(ClashError(
+            "MATCH stands only at the top of a rule list".into(),
+        ));
+    }
     let (kind, rest) = split_kind(text)?;
     match kind.as_str() {
-        "MATCH" => Err(ClashError(
-            "MATCH stands only at the top of a rule list".into(),
-        )),
         "AND" | "OR" | "NOT" => {
             let (group, after) = take_group(&kind, rest)?;
             if !after.trim().is_empty() {

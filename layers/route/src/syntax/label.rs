@@ -6,15 +6,13 @@ use std::fmt::Write;
 /// The most a label's payload holds; longer payloads end in `…`.
 const MAX_PAYLOAD: usize = 256;
 
-/// The label of a condition: the Clash type and value of a one-value rule, else a summary.
+/// The label of a condition: the Clash type and values of a one-field rule, else a summary.
 pub(crate) fn label_of(condition: &Condition) -> Label {
     match condition {
         Condition::Fields(fields) => {
             let items = items(fields);
             match items.as_slice() {
-                [(kind, values)] if values.len() == 1 && !fields.invert => {
-                    Label::new(kind, truncate(values[0].clone()))
-                }
+                [(kind, values)] if !fields.invert => Label::new(kind, truncate(values.join(","))),
                 _ => Label::new("Rule", truncate(summary(fields.invert, &items))),
             }
         }

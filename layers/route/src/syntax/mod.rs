@@ -5,3 +5,6 @@ pub(crate) mod clash;
 pub(crate) mod label;
 pub(crate) mod map;
 pub(crate) mod value;
+
+#[cfg(test)]
+mod tests;
