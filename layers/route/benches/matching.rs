@@ -78,9 +78,9 @@ fn router(resources: &Resources, no_resolve: &str) -> Router {
 }
 
 /// Answers at once with an address inside the CIDR set.
-struct Instant_;
+struct Ready;
 
-impl Resolve for Instant_ {
+impl Resolve for Ready {
     fn resolve(&self, _: &str) -> impl Future<Output = Result<Vec<IpAddr>, ResolveError>> + Send {
         std::future::ready(Ok(vec![IpAddr::V4(Ipv4Addr::from(
             u32::from(network(7)) | 9,
@@ -90,7 +90,7 @@ impl Resolve for Instant_ {
 
 /// Runs a decision whose resolver is ready at once, so one poll completes it.
 fn decide<'a>(router: &'a Router, facts: &Facts<'_>) -> &'a str {
-    let mut future = pin!(router.decide(facts, &Instant_));
+    let mut future = pin!(router.decide(facts, &Ready));
     match future
         .as_mut()
         .poll(&mut Context::from_waker(Waker::noop()))

@@ -3,8 +3,28 @@
 
 use crate::GeoIpError;
 use maxminddb::Reader;
+use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
-use std::{fmt, net::IpAddr, path::Path};
+use std::{
+    fmt,
+    net::IpAddr,
+    path::{Path, PathBuf},
+};
+
+/// The `geoip` entry of the config: `{ path: Country.mmdb }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoIpOptions {
+    /// The `.mmdb` file, relative to the config's folder unless absolute.
+    pub path: PathBuf,
+}
+
+impl GeoIpOptions {
+    /// Reads the database, resolving a relative path against `base_dir`.
+    pub fn load(&self, base_dir: &Path) -> Result<GeoIp, GeoIpError> {
+        GeoIp::open(&base_dir.join(&self.path))
+    }
+}
 
 /// A GeoIP database, read whole into memory.
 #[derive(Debug)]

@@ -20,7 +20,7 @@ mod syntax;
 
 pub use error::{ClashError, ConfigError, GeoIpError, RuleSetError};
 pub use facts::Facts;
-pub use geoip::GeoIp;
+pub use geoip::{GeoIp, GeoIpOptions};
 pub use options::RouteOptions;
 pub use router::{Decision, Resolve, Resources, Router};
 pub use rule::{Cidr, Condition, Fields, Label, Logical, Mode, PortRange, Protocol, Rule};

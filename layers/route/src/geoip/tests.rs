@@ -74,9 +74,12 @@ fn bad_files_are_named() {
         err.to_string().contains("xypro-route-missing.mmdb"),
         "{err}"
     );
-    let file = std::env::temp_dir().join(format!("xypro-route-bad-{}.mmdb", std::process::id()));
+    let dir = std::env::temp_dir();
+    let name = format!("xypro-route-bad-{}.mmdb", std::process::id());
+    let file = dir.join(&name);
     std::fs::write(&file, b"\xAB\xCD\xEFMaxMind.com garbage").unwrap();
-    let err = GeoIp::open(&file).unwrap_err();
+    let options: GeoIpOptions = serde_yaml::from_str(&format!("{{ path: {name} }}")).unwrap();
+    let err = options.load(&dir).unwrap_err();
     std::fs::remove_file(&file).unwrap();
     assert!(
         err.to_string()

@@ -623,6 +623,14 @@ async fn closures_resolve_too() {
 }
 
 #[test]
+fn decisions_are_send_futures() {
+    fn send<T: Send>(_: T) {}
+    let router = router("  - IP-CIDR,10.0.0.0/8,lan");
+    let conn = to("a.com:1");
+    send(router.decide(&conn.facts(), &Dns::default()));
+}
+
+#[test]
 fn build_errors_name_the_rule() {
     let options: RouteOptions =
         serde_yaml::from_str("rules:\n  - DOMAIN,a.com,x\n  - RULE-SET,ads,block\nfinal: y")

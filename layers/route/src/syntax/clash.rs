@@ -1,7 +1,7 @@
 //! Clash one-line rules: `TYPE,payload,outbound[,no-resolve]`, `AND,((A),(B)),outbound`,
 //! `NOT,((A)),outbound` and `MATCH,outbound`.
 
-use super::value::{check_regex, parse_country, parse_network};
+use super::value::{check_domain, check_regex, parse_country, parse_network};
 use crate::{
     ClashError,
     rule::{Cidr, Condition, Fields, Label, Logical, Mode, PortRange, Rule},
@@ -218,8 +218,14 @@ fn leaf(
         ..Fields::default()
     };
     let label = match kind {
-        "DOMAIN" => push(&mut fields.domain, &payload, "Domain"),
-        "DOMAIN-SUFFIX" => push(&mut fields.domain_suffix, &payload, "DomainSuffix"),
+        "DOMAIN" => {
+            check_domain(&payload).map_err(ClashError)?;
+            push(&mut fields.domain, &payload, "Domain")
+        }
+        "DOMAIN-SUFFIX" => {
+            check_domain(&payload).map_err(ClashError)?;
+            push(&mut fields.domain_suffix, &payload, "DomainSuffix")
+        }
         "DOMAIN-KEYWORD" => push(&mut fields.domain_keyword, &payload, "DomainKeyword"),
         "DOMAIN-REGEX" => {
             check_regex(&payload).map_err(ClashError)?;

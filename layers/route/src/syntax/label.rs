@@ -2,6 +2,7 @@
 
 use crate::rule::{Condition, Fields, Label, Mode};
 use std::fmt::Write;
+use xypro_core::Network;
 
 /// The most a label's payload holds; longer payloads end in `…`.
 const MAX_PAYLOAD: usize = 256;
@@ -64,7 +65,10 @@ fn items(fields: &Fields) -> Vec<(&'static str, Vec<String>)> {
             fields
                 .network
                 .iter()
-                .map(|n| format!("{n:?}").to_ascii_lowercase())
+                .map(|n| match n {
+                    Network::Tcp => "tcp".to_owned(),
+                    Network::Udp => "udp".to_owned(),
+                })
                 .collect(),
         ),
         ("InUser", text(&fields.user)),

@@ -4,7 +4,7 @@
 use super::{
     clash,
     label::label_of,
-    value::{ColonRange, Country, DomainRegex, OneOrMany, Port},
+    value::{ColonRange, Country, Domain, DomainRegex, OneOrMany, Port},
 };
 use crate::rule::{Condition, Fields, Logical, Mode, PortRange, Rule};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -21,34 +21,9 @@ pub(crate) enum Place {
     RuleSet,
 }
 
-const CONDITION_KEYS: &[&str] = &[
-    "type",
-    "mode",
-    "rules",
-    "and",
-    "or",
-    "inbound",
-    "network",
-    "user",
-    "auth_user",
-    "protocol",
-    "domain",
-    "domain_suffix",
-    "domain_keyword",
-    "domain_regex",
-    "ip_cidr",
-    "ip_is_private",
-    "geoip",
-    "source_ip_cidr",
-    "port",
-    "port_range",
-    "source_port",
-    "source_port_range",
-    "invert",
-    "no_resolve",
-];
-
-const ROUTE_KEYS: &[&str] = &[
+/// Every key of a route rule; nested rules drop the last (`outbound`), rule-set rules the last
+/// two.
+const KEYS: &[&str] = &[
     "type",
     "mode",
     "rules",
@@ -81,9 +56,9 @@ impl Place {
     /// The keys a map rule may have here.
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Place::Route => ROUTE_KEYS,
-            Place::Nested => &ROUTE_KEYS[..ROUTE_KEYS.len() - 1],
-            Place::RuleSet => CONDITION_KEYS,
+            Place::Route => KEYS,
+            Place::Nested => &KEYS[..KEYS.len() - 1],
+            Place::RuleSet => &KEYS[..KEYS.len() - 2],
         }
     }
 
@@ -254,8 +229,11 @@ impl MapEntry {
             "network" => fields.network = list(map)?,
             "user" | "auth_user" => fields.user.extend(list::<String, _>(map)?),
             "protocol" => fields.protocol = list(map)?,
-            "domain" => fields.domain = list(map)?,
-            "domain_suffix" => fields.domain_suffix = list(map)?,
+            "domain" => fields.domain = list::<Domain, _>(map)?.into_iter().map(|d| d.0).collect(),
+            "domain_suffix" => {
+                let suffixes = list::<Domain, _>(map)?;
+                fields.domain_suffix = suffixes.into_iter().map(|d| d.0).collect();
+            }
             "domain_keyword" => fields.domain_keyword = list(map)?,
             "domain_regex" => {
                 fields.domain_regex = list::<DomainRegex, _>(map)?

@@ -156,7 +156,16 @@ fn map_rule_errors_name_the_index_and_the_problem() {
             "{ geoip: 'c n', outbound: x }",
             "`c n` is not a country code",
         ),
-        ("{ domain: '', outbound: x }", "empty value"),
+        ("{ domain: '', outbound: x }", "`` is not a domain name"),
+        (
+            "{ domain_suffix: [a.com, 'b .com'], outbound: x }",
+            "`b .com` is not a domain name",
+        ),
+        (
+            "{ domain_suffix: '..a.com', outbound: x }",
+            "`..a.com` is not a domain name",
+        ),
+        ("{ inbound: '', outbound: x }", "empty value"),
         (
             "{ domain: a.com, domain: b.com, outbound: x }",
             "duplicate field `domain`",
@@ -375,6 +384,7 @@ fn clash_errors_say_what_is_wrong() {
         ("GEOSITE,cn,p", "unsupported rule type `GEOSITE`"),
         ("DOMAIN,a.com", "DOMAIN,a.com has no outbound"),
         ("DOMAIN,,p", "DOMAIN needs a payload"),
+        ("DOMAIN-SUFFIX,a b.com,p", "`a b.com` is not a domain name"),
         ("DOMAIN,a.com,p,q", "too many fields after DOMAIN"),
         (
             "DOMAIN,a.com,p,no-resolve",

@@ -74,6 +74,27 @@ impl FieldValue for ColonRange {
     }
 }
 
+/// A domain name or suffix (a leading dot allowed), checked for stray characters.
+pub(crate) struct Domain(pub(crate) String);
+
+impl FieldValue for Domain {
+    const EXPECTING: &'static str = "a domain name";
+
+    fn parse(text: &str) -> Result<Self, String> {
+        check_domain(text).map(|()| Domain(text.to_owned()))
+    }
+}
+
+/// Checks that a domain (or a `.suffix`) has a name and no spaces, commas or slashes.
+pub(crate) fn check_domain(text: &str) -> Result<(), String> {
+    let name = text.strip_prefix('.').unwrap_or(text).trim_end_matches('.');
+    let stray = |c: char| c.is_whitespace() || matches!(c, ',' | '/' | '(' | ')');
+    if name.is_empty() || name.starts_with('.') || name.contains(stray) {
+        return Err(format!("`{text}` is not a domain name"));
+    }
+    Ok(())
+}
+
 /// A domain regex, compiled once here to reject bad syntax where it is written.
 pub(crate) struct DomainRegex(pub(crate) String);
 
