@@ -1,9 +1,16 @@
 //! A set of domain rules (exact names, suffixes, keywords, regexes) matched in a few hash
 //! lookups: one per label of the host, walking right to left.
+//!
+//! The table hashes with foldhash (seeded per process): several times faster than SipHash on
+//! short names, and its keys come from the config, never from clients.
 
 use aho_corasick::AhoCorasick;
+use foldhash::fast::RandomState;
 use regex::RegexSet;
 use std::{collections::HashMap, mem::size_of};
+
+/// Domain names and what matches at each.
+type Names = HashMap<Box<str>, u8, RandomState>;
 
 /// The name itself matches.
 const EXACT: u8 = 1;
@@ -17,7 +24,7 @@ const ONE_LABEL: u8 = 8;
 /// Collects domain rules before they are compiled.
 #[derive(Debug, Default)]
 pub(crate) struct DomainSetBuilder {
-    names: HashMap<Box<str>, u8>,
+    names: Names,
     keywords: Vec<String>,
     regexes: Vec<String>,
 }
@@ -94,7 +101,7 @@ pub(crate) fn normalize(name: &str) -> String {
 /// Compiled domain rules.
 #[derive(Debug)]
 pub(crate) struct DomainSet {
-    names: HashMap<Box<str>, u8>,
+    names: Names,
     keywords: Option<AhoCorasick>,
     regexes: Option<RegexSet>,
     regex_bytes: usize,
