@@ -1,8 +1,8 @@
-//! Name resolution under a destination policy, and dialling the first address that answers.
+//! Name resolution under a destination policy, and dialling with happy eyeballs.
 
 use std::{future::Future, io, net::SocketAddr, time::Duration};
-use tokio::{net::TcpStream, sync::Semaphore};
-use xypro_core::{Address, Denied, DestinationPolicy, ResolveError};
+use tokio::{net::TcpStream, task::JoinSet};
+use xypro_core::{Address, Denied, DestinationPolicy, Resolve, ResolveError};
 
 /// Why dialling failed: every resolved address was refused by policy, or by the network.
 #[derive(Debug, thiserror::Error)]
@@ -24,53 +24,25 @@ pub enum DialError {
     },
 }
 
-/// Most system name look-ups this process runs at once. Each takes a blocking thread that
-/// runs to its end even when its dial is abandoned, so a flood of names that never resolve
-/// must not pile them up: past the cap a look-up fails at once.
-pub const LOOKUPS_IN_FLIGHT: usize = 128;
+/// How long one connection attempt runs alone before the next address (of the other family
+/// first) is tried beside it (RFC 8305's "connection attempt delay", as sing-box and mihomo).
+pub const HAPPY_EYEBALLS_DELAY: Duration = Duration::from_millis(300);
 
-static LOOKUPS: Semaphore = Semaphore::const_new(LOOKUPS_IN_FLIGHT);
-
-/// Resolves a name with the system resolver on a blocking thread, which holds one of the
-/// process's look-up slots until the look-up itself ends.
-async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
-    let failed = |source| ResolveError {
-        host: host.to_owned(),
-        source: Some(source),
-    };
-    let slot = LOOKUPS.try_acquire().map_err(|_| {
-        failed(io::Error::new(
-            io::ErrorKind::ResourceBusy,
-            format!("{LOOKUPS_IN_FLIGHT} name look-ups already in flight"),
-        ))
-    })?;
-    let name = (host.to_owned(), port);
-    let lookup = tokio::task::spawn_blocking(move || {
-        let _slot = slot;
-        std::net::ToSocketAddrs::to_socket_addrs(&name).map(Iterator::collect)
-    });
-    match lookup.await {
-        Ok(result) => result.map_err(failed),
-        Err(e) => Err(failed(io::Error::other(e))),
-    }
-}
-
-/// Resolves an address and keeps only what the policy permits.
+/// Resolves an address with `resolver` and keeps only what the policy permits, preferred first.
 pub async fn resolve(
     address: &Address,
     policy: &DestinationPolicy,
+    resolver: &dyn Resolve,
 ) -> Result<Vec<SocketAddr>, DialError> {
     let resolved: Vec<SocketAddr> = match address {
         Address::Ip(addr) => vec![*addr],
-        Address::Domain(host, port) => lookup(host, *port).await?,
+        Address::Domain(host, port) => resolver
+            .resolve(host)
+            .await?
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, *port))
+            .collect(),
     };
-    if resolved.is_empty() {
-        return Err(ResolveError {
-            host: address.host(),
-            source: None,
-        }
-        .into());
-    }
     let permitted: Vec<SocketAddr> = resolved
         .into_iter()
         .filter(|addr| policy.permits(*addr))
@@ -103,44 +75,71 @@ where
     }
 }
 
-/// Connects to the first address that accepts, in order.
+/// The order to try addresses in: the preferred one, then the first of the other family, then
+/// the rest alternating (RFC 8305 §4).
+fn interleave(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
+    let family = |addr: &SocketAddr| addr.ip().is_ipv6();
+    let Some(first) = addrs.first() else {
+        return Vec::new();
+    };
+    let (mut same, mut other): (Vec<_>, Vec<_>) = addrs
+        .iter()
+        .copied()
+        .partition(|a| family(a) == family(first));
+    same.reverse();
+    other.reverse();
+    let mut order = Vec::with_capacity(addrs.len());
+    while !(same.is_empty() && other.is_empty()) {
+        order.extend(same.pop());
+        order.extend(other.pop());
+    }
+    order
+}
+
+/// Connects to the addresses, preferred first: each attempt gets [`HAPPY_EYEBALLS_DELAY`] alone
+/// before the next one starts beside it, and the first to connect wins.
 pub(crate) async fn connect_any(
     addrs: &[SocketAddr],
     nodelay: bool,
 ) -> Result<TcpStream, DialError> {
+    let mut waiting = interleave(addrs).into_iter();
+    let mut attempts = JoinSet::new();
     let mut last = None;
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                stream
-                    .set_nodelay(nodelay)
-                    .map_err(|source| DialError::Connect {
-                        addr: *addr,
-                        source,
-                    })?;
-                return Ok(stream);
-            }
-            Err(source) => {
-                last = Some(DialError::Connect {
-                    addr: *addr,
-                    source,
-                })
-            }
+    // Every turn of the loop follows a failure or an elapsed delay: start the next attempt.
+    loop {
+        if let Some(addr) = waiting.next() {
+            attempts.spawn(async move { (addr, TcpStream::connect(addr).await) });
+        }
+        if attempts.is_empty() {
+            return Err(last.expect("resolve never returns an empty list"));
+        }
+        tokio::select! {
+            finished = attempts.join_next() => match finished {
+                Some(Ok((addr, Ok(stream)))) => {
+                    stream
+                        .set_nodelay(nodelay)
+                        .map_err(|source| DialError::Connect { addr, source })?;
+                    return Ok(stream);
+                }
+                Some(Ok((addr, Err(source)))) => last = Some(DialError::Connect { addr, source }),
+                Some(Err(_)) | None => {}
+            },
+            () = tokio::time::sleep(HAPPY_EYEBALLS_DELAY), if !waiting.as_slice().is_empty() => {}
         }
     }
-    Err(last.expect("resolve never returns an empty list"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xypro_core::Failure;
+    use xypro_core::{Failure, SystemResolver};
 
     #[tokio::test]
     async fn private_destinations_are_denied_after_resolution() {
         let err = resolve(
             &"localhost:80".parse().unwrap(),
             &DestinationPolicy::public_only(),
+            &SystemResolver,
         )
         .await
         .unwrap_err();
@@ -161,9 +160,32 @@ mod tests {
         let err = resolve(
             &"no-such-host.invalid:80".parse().unwrap(),
             &DestinationPolicy::default(),
+            &SystemResolver,
         )
         .await
         .unwrap_err();
         assert_eq!(Failure::classify(&err), Failure::HostUnreachable);
+    }
+
+    #[test]
+    fn attempts_alternate_families_after_the_preferred_address() {
+        let addrs: Vec<SocketAddr> = ["[::1]:1", "[::2]:1", "10.0.0.1:1", "10.0.0.2:1"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let order = interleave(&addrs);
+        assert_eq!(order, [addrs[0], addrs[2], addrs[1], addrs[3]]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_first_address_does_not_hold_up_a_working_second() {
+        // 192.0.2.1 (TEST-NET-1) never answers; the loopback listener does.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let working = listener.local_addr().unwrap();
+        let silent: SocketAddr = "[100::1]:9".parse().unwrap();
+        let started = tokio::time::Instant::now();
+        let stream = connect_any(&[silent, working], true).await;
+        assert!(stream.is_ok(), "{stream:?}");
+        assert!(started.elapsed() <= HAPPY_EYEBALLS_DELAY + Duration::from_millis(50));
     }
 }
