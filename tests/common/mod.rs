@@ -6,6 +6,7 @@ pub mod peers;
 pub mod raw;
 pub mod targets;
 pub mod tunnel;
+pub mod web;
 
 use std::{
     collections::HashMap,

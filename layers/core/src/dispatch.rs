@@ -181,6 +181,11 @@ impl SessionDispatch {
         &self.parent
     }
 
+    /// The settings of the dispatch, such as the idle timeout a session applies to its own waits.
+    pub fn settings(&self) -> DispatchSettings {
+        self.dispatch.settings()
+    }
+
     /// A request for `destination` on behalf of the session (a child connection).
     pub fn child(&self, destination: Address, network: Network) -> Target {
         self.parent.child(destination, network)
