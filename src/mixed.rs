@@ -48,6 +48,9 @@ pub struct MixedOptions {
     /// Most destinations one UDP association may reach (default 256).
     #[serde(default)]
     pub udp_max_destinations: Option<usize>,
+    /// Read the host name from the first bytes of SOCKS and HTTP CONNECT tunnels for routing.
+    #[serde(default, deserialize_with = "xypro_core::deserialize_sniff")]
+    pub sniff: Option<xypro_core::SniffSettings>,
 }
 
 fn yes() -> bool {
@@ -71,6 +74,7 @@ impl MixedOptions {
             handshake_timeout: self.handshake_timeout,
             udp_idle_timeout: self.udp_idle_timeout,
             udp_max_destinations: self.udp_max_destinations,
+            sniff: self.sniff,
         }
         .settings(listen)?;
         let http = HttpOptions {
@@ -86,6 +90,7 @@ impl MixedOptions {
             allow_private: self.allow_private,
             handshake_timeout: self.handshake_timeout,
             keepalive_timeout: self.keepalive_timeout,
+            sniff: self.sniff,
         }
         .settings(listen)?;
         Ok(MixedAcceptor {

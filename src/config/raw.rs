@@ -20,6 +20,15 @@ pub struct RawConfig {
     /// Process-wide limits.
     #[serde(default)]
     pub limits: Limits,
+    /// The one resolver every layer uses (default: the system's).
+    #[serde(default)]
+    pub dns: Option<xypro_dns::DnsOptions>,
+    /// Rule set files by the name `route` rules use.
+    #[serde(default)]
+    pub rule_sets: IndexMap<String, xypro_route::RuleSetOptions>,
+    /// A MaxMind-format GeoIP database, for `geoip` rules.
+    #[serde(default)]
+    pub geoip: Option<xypro_route::GeoIpOptions>,
 }
 
 /// A log level name.

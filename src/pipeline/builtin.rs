@@ -5,6 +5,7 @@ use crate::mixed::MixedOptions;
 use xypro_balance::BalanceOptions;
 use xypro_http::HttpOptions;
 use xypro_limit::{ConcurrencyLimitOptions, RateLimitOptions, TimeoutOptions};
+use xypro_route::{RejectOptions, RouteOptions};
 use xypro_socks5::Socks5Options;
 use xypro_tcp::{DirectOptions, TcpOptions};
 use xypro_tls as tls;
@@ -19,6 +20,8 @@ impl Registry {
             .terminal::<DirectOptions>("direct")
             .terminal::<TcpOptions>("tcp")
             .terminal::<BalanceOptions>("balance")
+            .terminal::<RouteOptions>("route")
+            .terminal::<RejectOptions>("reject")
             .connector::<TimeoutOptions>("timeout")
             .connector::<ConcurrencyLimitOptions>("concurrency_limit")
             .connector::<RateLimitOptions>("rate_limit")

@@ -26,6 +26,7 @@ mod prefixed;
 mod read_ahead;
 mod relay;
 mod resolve;
+mod sniff;
 mod table;
 mod target;
 mod upgrade;
@@ -49,6 +50,9 @@ pub use prefixed::Prefixed;
 pub use read_ahead::ReadAhead;
 pub use relay::{RelayStats, relay};
 pub use resolve::{LOOKUPS_IN_FLIGHT, Resolve, SharedResolver, SystemResolver};
+pub use sniff::{
+    SNIFF_LIMIT, Sniff, SniffSettings, Sniffed, deserialize_sniff, sniff, sniff_client,
+};
 pub use table::{ConnectionTable, Registration, TableTotals, Totals};
 pub use target::{Network, Target};
 pub use upgrade::{Upgrade, UpgradeAcceptor, UpgradeLayer};

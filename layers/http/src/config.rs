@@ -3,7 +3,7 @@
 use crate::HttpAcceptor;
 use serde::Deserialize;
 use std::{net::SocketAddr, time::Duration};
-use xypro_core::{BuildContext, DestinationPolicy, InvalidOptions, LayerOptions};
+use xypro_core::{BuildContext, DestinationPolicy, InvalidOptions, LayerOptions, SniffSettings};
 
 /// One username/password pair for Basic authentication.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -35,6 +35,10 @@ pub struct HttpOptions {
     /// How long a kept-alive connection waits for its next request (default 60s).
     #[serde(default, with = "xypro_core::duration::option")]
     pub keepalive_timeout: Option<Duration>,
+    /// Read the host name from a CONNECT tunnel's first bytes (TLS SNI, HTTP `Host`) for
+    /// routing; the `200` then goes out before the dial.
+    #[serde(default, deserialize_with = "xypro_core::deserialize_sniff")]
+    pub sniff: Option<SniffSettings>,
 }
 
 /// Validated settings of an HTTP proxy inbound.
@@ -48,6 +52,8 @@ pub struct HttpSettings {
     pub keepalive_timeout: Duration,
     /// Refuse internal destinations (a non-loopback listener without `allow_private`).
     pub public_only: bool,
+    /// Whether CONNECT answers at once and sniffs the tunnel's first bytes.
+    pub sniff: Option<SniffSettings>,
 }
 
 impl HttpSettings {
@@ -68,6 +74,7 @@ impl Default for HttpSettings {
             handshake_timeout: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(60),
             public_only: false,
+            sniff: None,
         }
     }
 }
@@ -123,6 +130,7 @@ impl HttpOptions {
             handshake_timeout: self.handshake_timeout.unwrap_or(defaults.handshake_timeout),
             keepalive_timeout: self.keepalive_timeout.unwrap_or(defaults.keepalive_timeout),
             public_only: !listen.ip().is_loopback() && !self.allow_private,
+            sniff: self.sniff,
         })
     }
 }

@@ -15,7 +15,9 @@ use std::{
     task::{Context, Poll},
 };
 use tower::Service;
-use xypro_core::{Accepted, BoxError, Incoming, Network, Target};
+use xypro_core::{
+    Accepted, BoxError, Handover, Incoming, Network, Prefixed, Reply as _, Target, sniff_client,
+};
 
 /// Accepts HTTP proxy clients: CONNECT (and a first request asking for an upgrade) becomes
 /// [`Accepted::Connect`]; absolute-URI requests become a session that routes and dials each
@@ -64,15 +66,25 @@ async fn handshake(settings: Arc<HttpSettings>, incoming: Incoming) -> Result<Ac
         .await?
         .ok_or(HttpError::NoRequest)?;
     let destination = request.destination().clone();
-    let target =
+    let mut target =
         Target::new(destination, Network::Tcp, meta.with_user(user.clone())).with_policy(policy);
-    let forwarding = matches!(request.kind, Kind::Forward { upgrade: false, .. });
-    Ok(match forwarding {
-        true => Accepted::Session {
+    let sniff = client.settings.sniff;
+    Ok(match (&request.kind, sniff) {
+        (Kind::Forward { upgrade: false, .. }, _) => Accepted::Session {
             target,
             session: Box::new(ForwardSession::new(client, request, user)),
         },
-        false => Accepted::Connect {
+        (Kind::Connect(_), Some(sniff)) => {
+            // The `200` goes first: the client sends nothing before it.
+            let mut io = tunnel_reply(client, &request).succeed().await?;
+            let first =
+                sniff_client(&mut io, sniff, &target.context, &mut target.destination).await?;
+            Accepted::Connect {
+                target,
+                reply: Handover::new(Prefixed::new(first.freeze(), io)),
+            }
+        }
+        _ => Accepted::Connect {
             target,
             reply: tunnel_reply(client, &request),
         },

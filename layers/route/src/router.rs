@@ -84,7 +84,7 @@ struct Entry {
 ///     "#,
 /// )
 /// .unwrap();
-/// assert_eq!(options.validate().unwrap(), ["direct", "block", "proxy"]);
+/// assert_eq!(options.outbound_names().unwrap(), ["direct", "block", "proxy"]);
 /// let router = Router::new(&options, &Resources::default()).unwrap();
 ///
 /// // The resolver is asked only when a rule needs the destination's IP.
@@ -111,7 +111,7 @@ impl Router {
     /// Validates and compiles the options, finding the rule sets and GeoIP database they
     /// name in `resources`.
     pub fn new(options: &RouteOptions, resources: &Resources) -> Result<Self, ConfigError> {
-        options.validate()?;
+        options.outbound_names()?;
         let lookup = |name: &str| {
             resources.rule_sets.get(name).cloned().ok_or_else(|| {
                 let mut known: Vec<&str> = resources.rule_sets.keys().map(String::as_str).collect();

@@ -3,7 +3,7 @@
 use crate::Socks5Acceptor;
 use serde::Deserialize;
 use std::{net::SocketAddr, time::Duration};
-use xypro_core::{BuildContext, DestinationPolicy, InvalidOptions, LayerOptions};
+use xypro_core::{BuildContext, DestinationPolicy, InvalidOptions, LayerOptions, SniffSettings};
 
 /// The most destinations `udp_max_destinations` may allow one association.
 const MAX_UDP_DESTINATIONS: usize = 65_536;
@@ -44,6 +44,10 @@ pub struct Socks5Options {
     /// Most destinations one UDP association may reach (default 256).
     #[serde(default)]
     pub udp_max_destinations: Option<usize>,
+    /// Read the host name from the client's first bytes (TLS SNI, HTTP `Host`) for routing;
+    /// the reply then goes out before the dial (`true`, or `{ override_destination, timeout }`).
+    #[serde(default, deserialize_with = "xypro_core::deserialize_sniff")]
+    pub sniff: Option<SniffSettings>,
 }
 
 fn yes() -> bool {
@@ -65,6 +69,8 @@ pub struct Socks5Settings {
     pub udp_max_destinations: usize,
     /// Refuse internal destinations (a non-loopback listener without `allow_private`).
     pub public_only: bool,
+    /// Whether CONNECT replies at once and sniffs the client's first bytes.
+    pub sniff: Option<SniffSettings>,
 }
 
 impl Socks5Settings {
@@ -87,6 +93,7 @@ impl Default for Socks5Settings {
             udp_idle_timeout: Duration::from_secs(300),
             udp_max_destinations: 256,
             public_only: false,
+            sniff: None,
         }
     }
 }
@@ -139,6 +146,7 @@ impl Socks5Options {
                 .udp_max_destinations
                 .unwrap_or(defaults.udp_max_destinations),
             public_only: !listen.ip().is_loopback() && !self.allow_private,
+            sniff: self.sniff,
         })
     }
 }

@@ -20,7 +20,10 @@ use std::{
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tower::Service;
-use xypro_core::{Accepted, BoxError, BoxIo, Incoming, Meta, Network, Prefixed, Target};
+use xypro_core::{
+    Accepted, BoxError, BoxIo, Handover, Incoming, Meta, Network, Prefixed, Reply as _, Target,
+    sniff_client,
+};
 
 /// Accepts SOCKS5 clients: CONNECT becomes [`Accepted::Connect`], UDP ASSOCIATE a session.
 #[derive(Debug, Clone)]
@@ -173,11 +176,24 @@ impl Authenticated {
             }
             Command::Connect => {
                 let policy = settings.policy();
-                let target = Target::new(request.address, Network::Tcp, meta).with_policy(policy);
+                let mut target =
+                    Target::new(request.address, Network::Tcp, meta).with_policy(policy);
                 let io = BoxIo::new(Prefixed::new(self.buf.freeze(), self.io));
+                let reply = ConnectReply::new(io);
+                let Some(sniff) = settings.sniff else {
+                    return Ok(Accepted::Connect {
+                        target,
+                        reply: Box::new(reply),
+                    });
+                };
+                // The client sends nothing before the reply: to sniff, succeed first (a
+                // destination that fails then shows as a closed connection, not a reply code).
+                let mut io = Box::new(reply).succeed().await?;
+                let first =
+                    sniff_client(&mut io, sniff, &target.context, &mut target.destination).await?;
                 Ok(Accepted::Connect {
                     target,
-                    reply: Box::new(ConnectReply::new(io)),
+                    reply: Handover::new(Prefixed::new(first.freeze(), io)),
                 })
             }
             Command::UdpAssociate if !settings.udp => {

@@ -235,7 +235,7 @@ fn validate_lists_the_outbounds_once_final_last() {
         "rules: ['DOMAIN,a.com,x', 'MATCH,f', { port: 1, outbound: y }, 'NETWORK,udp,x']\nfinal: f",
     )
     .unwrap();
-    assert_eq!(options.validate().unwrap(), ["x", "y", "f"]);
+    assert_eq!(options.outbound_names().unwrap(), ["x", "y", "f"]);
     let empty = RouteOptions {
         rules: vec![Rule {
             outbound: " ".into(),
@@ -244,7 +244,7 @@ fn validate_lists_the_outbounds_once_final_last() {
         final_outbound: "f".into(),
     };
     assert_eq!(
-        empty.validate().unwrap_err(),
+        empty.outbound_names().unwrap_err(),
         ConfigError::Rule {
             index: 0,
             message: "the outbound is empty".into()
