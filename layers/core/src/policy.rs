@@ -68,12 +68,12 @@ impl ListeningPort {
 impl Drop for ListeningPort {
     fn drop(&mut self) {
         let mut ports = OWN_PORTS.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(ports) = ports.as_mut() {
-            if let Some(count) = ports.get_mut(&self.0) {
-                *count -= 1;
-                if *count == 0 {
-                    ports.remove(&self.0);
-                }
+        if let Some(ports) = ports.as_mut()
+            && let Some(count) = ports.get_mut(&self.0)
+        {
+            *count -= 1;
+            if *count == 0 {
+                ports.remove(&self.0);
             }
         }
     }

@@ -243,10 +243,10 @@ pub async fn sniff_client<R: AsyncRead + Unpin>(
         }
     };
     if let Some(found) = found {
-        if settings.override_destination {
-            if let Ok(sniffed) = Address::from_host(&found.host, destination.port()) {
-                *destination = sniffed;
-            }
+        if settings.override_destination
+            && let Ok(sniffed) = Address::from_host(&found.host, destination.port())
+        {
+            *destination = sniffed;
         }
         context.update_route(|route| {
             route.sniffed_protocol = Some(found.protocol);
