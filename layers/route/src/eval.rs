@@ -114,10 +114,10 @@ impl Leaf {
         if !has_items {
             return Verdict::Yes;
         }
-        if let (Some(domains), Some(host)) = (&self.domains, input.host) {
-            if domains.matches(host) {
-                return Verdict::Yes;
-            }
+        if let (Some(domains), Some(host)) = (&self.domains, input.host)
+            && domains.matches(host)
+        {
+            return Verdict::Yes;
         }
         let mut result = Verdict::No;
         if self.has_ip_items() {

@@ -104,10 +104,10 @@ impl Demux {
             while let Some((frame, used)) = Frame::parse(&buf).map_err(VlessError::from)? {
                 let reply = self.handle(frame);
                 buf.advance(used);
-                if let Some(reply) = reply {
-                    if self.frames.send(reply).await.is_err() {
-                        return Ok(());
-                    }
+                if let Some(reply) = reply
+                    && self.frames.send(reply).await.is_err()
+                {
+                    return Ok(());
                 }
             }
             while self.tasks.try_join_next().is_some() {}

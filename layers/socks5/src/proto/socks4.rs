@@ -37,10 +37,10 @@ impl Socks4Request {
     /// Parses a request; `Ok(None)` if more bytes are needed. A destination IP of `0.0.0.x`
     /// (`x` not zero) means a domain follows the user id (SOCKS4a).
     pub fn parse(src: &[u8]) -> Result<Option<(Socks4Request, usize)>, ProtoError> {
-        if let Some(&version) = src.first() {
-            if version != 4 {
-                return Err(ProtoError::Version(version));
-            }
+        if let Some(&version) = src.first()
+            && version != 4
+        {
+            return Err(ProtoError::Version(version));
         }
         let command = match src.get(1) {
             None => return Ok(None),
