@@ -13,6 +13,7 @@ mod datagram;
 mod datagram_pipe;
 mod dispatch;
 mod error;
+pub mod events;
 mod extensions;
 mod forward;
 mod guarded;
@@ -35,7 +36,7 @@ pub use datagram::{DatagramReader, MAX_DATAGRAM, encode_datagram, write_datagram
 pub use datagram_pipe::{
     DatagramBudget, DatagramSender, DatagramSink, DatagramStream, Dropped, datagram_pipe,
 };
-pub use dispatch::{Dispatch, DispatchSettings, SessionDispatch};
+pub use dispatch::{DialObserver, Dispatch, DispatchSettings, SessionDispatch};
 pub use error::{BoxError, Denied, Failure, ResolveError, error_chain};
 pub use extensions::Extensions;
 pub use guarded::Guarded;
