@@ -18,6 +18,7 @@ pub use xypro_balance as balance;
 pub use xypro_core as core;
 pub use xypro_core::error_chain;
 pub use xypro_limit as limit;
+pub use xypro_select as select;
 pub use xypro_socks5 as socks5;
 pub use xypro_tcp as tcp;
 pub use xypro_tls as tls;

@@ -3,6 +3,7 @@
 use super::Registry;
 use xypro_balance::BalanceOptions;
 use xypro_limit::{ConcurrencyLimitOptions, RateLimitOptions, TimeoutOptions};
+use xypro_select::SelectOptions;
 use xypro_socks5::Socks5Options;
 use xypro_tcp::{DirectOptions, TcpOptions};
 use xypro_tls as tls;
@@ -17,6 +18,7 @@ impl Registry {
             .terminal::<DirectOptions>("direct")
             .terminal::<TcpOptions>("tcp")
             .terminal::<BalanceOptions>("balance")
+            .terminal::<SelectOptions>("select")
             .connector::<TimeoutOptions>("timeout")
             .connector::<ConcurrencyLimitOptions>("concurrency_limit")
             .connector::<RateLimitOptions>("rate_limit")
