@@ -6,7 +6,7 @@ mod registry;
 
 pub use registry::Registry;
 
-use crate::config::{Config, ConfigError, LayerSpec, Limits, Step};
+use crate::config::{AdminConfig, Config, ConfigError, LayerSpec, Limits, Step};
 use named::Named;
 use registry::Entry;
 use std::{
@@ -56,6 +56,8 @@ pub struct Pipelines {
     pub outbounds: Vec<OutboundPipeline>,
     /// Process-wide limits.
     pub limits: Limits,
+    /// The admin server's settings, if it is configured.
+    pub admin: Option<AdminConfig>,
 }
 
 /// Builds every pipeline of `config`; each outbound is built once and shared by its users.
@@ -129,6 +131,7 @@ pub fn build_with(
         inbounds,
         outbounds,
         limits: config.raw.limits.clone(),
+        admin: config.admin(),
     })
 }
 
