@@ -6,9 +6,11 @@
 //! the `xypro-*` layer crates, re-exported here; this crate adds the YAML [`config`], the layer
 //! [`Registry`] and the [`serve`] loop the `xypro-stack` binary runs.
 
+pub mod admin;
 pub mod config;
 pub mod link;
 pub mod pipeline;
+pub mod qr;
 pub mod serve;
 
 pub use config::{Config, ConfigError};

@@ -258,7 +258,12 @@ outbounds:
         assert!(err.message.contains("set admin.secret"), "{err}");
         let ok = with("  listen: 0.0.0.0:9090\n  secret: s3cret\n").unwrap();
         assert_eq!(ok.admin().unwrap().secret.as_deref(), Some("s3cret"));
-        assert!(with("  listen: 127.0.0.1:9090\n").unwrap().admin().is_some());
+        assert!(
+            with("  listen: 127.0.0.1:9090\n")
+                .unwrap()
+                .admin()
+                .is_some()
+        );
         assert!(with("  listen: '[::1]:9090'\n").is_ok());
         let err = with("  listen: 127.0.0.1:9090\n  secret: ''\n").unwrap_err();
         assert_eq!(err.key, "admin.secret");

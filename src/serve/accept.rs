@@ -76,7 +76,11 @@ async fn handle(
     let incoming = Incoming::new(stream, peer, local, inbound.name.clone());
     match inbound.acceptor.oneshot(incoming).await {
         Ok(accepted) => dispatch.serve(accepted, inbound.connector).await,
-        Err(e) => tracing::info!("handshake failed: {}", error_chain(&*e)),
+        Err(e) => {
+            let failure = super::failures::record(&inbound.name, &*e);
+            let (stage, reason) = (failure.stage, failure.reason);
+            tracing::info!(stage, reason, "handshake failed: {}", error_chain(&*e));
+        }
     }
     closer.linger(LINGER).await;
 }
