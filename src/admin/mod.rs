@@ -69,6 +69,7 @@ impl AdminServer {
         config: &AdminConfig,
         shared: Shared,
         pipelines: &Pipelines,
+        bound: &[(Arc<str>, SocketAddr)],
     ) -> io::Result<Self> {
         let listener = TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
@@ -83,7 +84,8 @@ impl AdminServer {
             base_dir: shared.base_dir,
             stop,
         };
-        let state = Arc::new(State::new(parts, View::new(pipelines), Access::new(config)));
+        let view = View::new(pipelines, bound);
+        let state = Arc::new(State::new(parts, view, Access::new(config)));
         let task = tokio::spawn(accept_loop(listener, state.clone()));
         tracing::info!("admin server listening on {local_addr}");
         if let Some(ui) = &config.ui {
@@ -102,8 +104,14 @@ impl AdminServer {
         self.local_addr
     }
 
-    /// Takes in a reloaded config: its outbounds, secret and dashboard directory.
-    pub(crate) fn update(&self, config: Option<&AdminConfig>, pipelines: &Pipelines) {
+    /// Takes in a reloaded config: its inbounds (listening on `bound`), outbounds, secret and
+    /// dashboard directory.
+    pub(crate) fn update(
+        &self,
+        config: Option<&AdminConfig>,
+        pipelines: &Pipelines,
+        bound: &[(Arc<str>, SocketAddr)],
+    ) {
         match config {
             Some(config) if config.listen != self.listen => {
                 tracing::warn!("admin.listen changes only on restart");
@@ -112,7 +120,7 @@ impl AdminServer {
             Some(_) => {}
         }
         let access = config.map_or_else(|| (*self.state.access()).clone(), Access::new);
-        self.state.update(View::new(pipelines), access);
+        self.state.update(View::new(pipelines, bound), access);
     }
 }
 

@@ -47,7 +47,8 @@ pub(crate) struct View {
 }
 
 impl View {
-    pub(crate) fn new(pipelines: &Pipelines) -> Self {
+    /// The view of `pipelines`, whose inbounds listen on `bound` (by name).
+    pub(crate) fn new(pipelines: &Pipelines, bound: &[(Arc<str>, SocketAddr)]) -> Self {
         View {
             inbounds: pipelines
                 .inbounds
@@ -55,7 +56,10 @@ impl View {
                 .map(|inbound| InboundView {
                     name: inbound.name.clone(),
                     protocol: inbound.protocol.clone(),
-                    listen: inbound.listen,
+                    listen: bound
+                        .iter()
+                        .find(|(name, _)| *name == inbound.name)
+                        .map_or(inbound.listen, |(_, addr)| *addr),
                 })
                 .collect(),
             outbounds: pipelines.outbounds.clone(),

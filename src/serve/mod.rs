@@ -113,7 +113,8 @@ impl Server {
                 dials,
                 base_dir: base_dir(&server.path),
             };
-            let admin = AdminServer::start(config, shared, &pipelines)
+            let bound = server.local_addrs();
+            let admin = AdminServer::start(config, shared, &pipelines, &bound)
                 .await
                 .map_err(|e| format!("admin: cannot listen on {}: {e}", config.listen))?;
             server.admin = Some(admin);
@@ -149,14 +150,15 @@ impl Server {
         }
         self.dispatch.set_settings(settings_of(&pipelines));
         self.shutdown_grace = pipelines.limits.shutdown_grace;
+        let applied = self.apply(pipelines.clone()).await;
         match &self.admin {
-            Some(admin) => admin.update(pipelines.admin.as_ref(), &pipelines),
+            Some(admin) => admin.update(pipelines.admin.as_ref(), &pipelines, &self.local_addrs()),
             None if pipelines.admin.is_some() => {
                 tracing::warn!("the admin server starts only on restart");
             }
             None => {}
         }
-        self.apply(pipelines).await
+        applied
     }
 
     /// Swaps pipelines where the address is unchanged, closes the rest, then binds what is new.
