@@ -89,7 +89,7 @@ async fn metrics_count_the_bytes_moved_per_inbound_outbound_and_user() {
     let items = items["connections"].as_array().unwrap();
     let item = items
         .iter()
-        .find(|i| i["metadata"]["destinationPort"] == Value::from(echo.port().to_string()))
+        .find(|i| i["metadata"]["destinationPort"] == echo.port().to_string())
         .expect("the open connection is listed");
     assert_eq!(item["metadata"]["inboundUser"], "alice");
     assert_eq!(item["metadata"]["inboundName"], "server");
