@@ -26,7 +26,7 @@ fn items_to(admin: SocketAddr, port: u16) -> Vec<Value> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|i| i["metadata"]["destinationPort"] == port.to_string())
+        .filter(|i| common::admin::port_is(i, port))
         .cloned()
         .collect()
 }
@@ -71,7 +71,7 @@ async fn closing_a_connection_by_id_ends_a_real_download() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|i| i["metadata"]["destinationPort"] == web.port().to_string())
+            .find(|i| common::admin::port_is(i, web.port()))
             .cloned();
         if let Some(item) = item {
             seen.push((

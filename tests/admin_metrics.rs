@@ -10,7 +10,6 @@ use common::{
     cert, flows, targets,
     tunnel::server_config,
 };
-use serde_json::Value;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -89,7 +88,7 @@ async fn metrics_count_the_bytes_moved_per_inbound_outbound_and_user() {
     let items = items["connections"].as_array().unwrap();
     let item = items
         .iter()
-        .find(|i| i["metadata"]["destinationPort"] == echo.port().to_string())
+        .find(|i| common::admin::port_is(i, echo.port()))
         .expect("the open connection is listed");
     assert_eq!(item["metadata"]["inboundUser"], "alice");
     assert_eq!(item["metadata"]["inboundName"], "server");

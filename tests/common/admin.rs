@@ -170,3 +170,11 @@ pub fn sample(
             _ => panic!("{name} is not a plain number"),
         })
 }
+
+/// Whether a `/connections` item goes to destination port `port` (ports are strings there).
+pub fn port_is(item: &serde_json::Value, port: u16) -> bool {
+    item["metadata"]["destinationPort"]
+        .as_str()
+        .and_then(|p| p.parse().ok())
+        == Some(port)
+}
