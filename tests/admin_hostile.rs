@@ -152,7 +152,7 @@ async fn a_thousand_streaming_dashboards_are_served_and_the_data_path_goes_on() 
         rss_loaded.saturating_sub(rss_before)
     );
     assert!(
-        rss_loaded < rss_before + 200 * 1024,
+        rss_loaded < rss_before + 50 * 1024,
         "{CLIENTS} dashboards took {} KiB",
         rss_loaded - rss_before
     );

@@ -78,7 +78,10 @@ pub(crate) fn respond<B>(mut request: Request<B>, lines: Lines) -> Response<Body
 
 /// Sends each line as a text frame; reads (and so answers pings and closes) in between.
 async fn pump(upgraded: Upgraded, mut lines: Lines) {
+    // Small buffers: a dashboard sends nothing but control frames, and each send is flushed.
     let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
         .max_message_size(Some(MAX_INCOMING))
         .max_frame_size(Some(MAX_INCOMING));
     let io = TokioIo::new(upgraded);
