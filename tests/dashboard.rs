@@ -25,9 +25,15 @@ fn requirements() -> Option<(PathBuf, PathBuf)> {
     let needed = [
         (PathBuf::from("/usr/bin/chromium"), "chromium"),
         (dist.join("index.html"), "the zashboard dashboard"),
-        (root.join("tests/dashboard/node_modules/playwright-core"), "playwright-core"),
+        (
+            root.join("tests/dashboard/node_modules/playwright-core"),
+            "playwright-core",
+        ),
     ];
-    let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     let missing: Vec<&str> = needed
         .iter()
         .filter(|(path, _)| !path.exists())
@@ -90,7 +96,10 @@ async fn zashboard_shows_and_steers_the_running_proxy() {
     let out = String::from_utf8_lossy(&run.stdout);
     let err = String::from_utf8_lossy(&run.stderr);
     eprintln!("{out}{err}");
-    assert!(run.status.success(), "the dashboard script failed:\n{out}\n{err}");
+    assert!(
+        run.status.success(),
+        "the dashboard script failed:\n{out}\n{err}"
+    );
     assert!(out.contains("dashboard: all checks passed"));
 
     // What the servers saw agrees with the page.
@@ -98,9 +107,19 @@ async fn zashboard_shows_and_steers_the_running_proxy() {
         .await
         .expect("the download ended")
         .unwrap();
-    assert!(sent < total / 2, "the download was cut short: {sent} of {total}");
+    assert!(
+        sent < total / 2,
+        "the download was cut short: {sent} of {total}"
+    );
     assert!(hits_a.try_recv().is_ok() && hits_b.try_recv().is_ok());
-    for name in ["proxies", "connections", "connections-closed", "proxies-switched", "overview", "logs"] {
+    for name in [
+        "proxies",
+        "connections",
+        "connections-closed",
+        "proxies-switched",
+        "overview",
+        "logs",
+    ] {
         let size = std::fs::metadata(shots.join(format!("{name}.png"))).map_or(0, |m| m.len());
         assert!(size > 10_000, "{name}.png is {size} bytes");
     }
