@@ -254,3 +254,60 @@ async fn metrics_count_the_bytes_moved_per_inbound_outbound_and_user() {
     );
     drop(open);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_sessions_and_their_destinations_are_gauged() {
+    use xypro_stack::{
+        core::Address,
+        socks5::{Socks5Client, decode_udp, encode_udp},
+    };
+    let echo = targets::udp_echo_server().await;
+    let config = format!(
+        "inbounds:\n  socks:\n    listen: 127.0.0.1:0\n    pipeline: [socks5]\n    outbound: free\n\
+         admin:\n  listen: 127.0.0.1:0\n  secret: {SECRET}\noutbounds:\n  free: [direct]\n"
+    );
+    let proxy = Proxy::start(&config);
+    let (socks, admin) = (proxy.addr("socks"), proxy.admin_addr());
+    let mut control = tokio::net::TcpStream::connect(socks).await.unwrap();
+    let relay = match Socks5Client::new()
+        .udp_associate(&mut control, &"0.0.0.0:0".parse().unwrap())
+        .await
+        .unwrap()
+    {
+        Address::Ip(addr) => SocketAddr::new(socks.ip(), addr.port()),
+        other => panic!("relay address {other}"),
+    };
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let datagram = encode_udp(&Address::Ip(echo), b"counted");
+    let mut buf = vec![0; 2048];
+    let reply = loop {
+        socket.send_to(&datagram, relay).await.unwrap();
+        let wait = tokio::time::timeout(std::time::Duration::from_secs(2), socket.recv(&mut buf));
+        if let Ok(Ok(n)) = wait.await {
+            break buf[..n].to_vec();
+        }
+    };
+    assert_eq!(decode_udp(&reply).unwrap().1, b"counted");
+    let gauges = move || {
+        let metrics = scrape(admin, SECRET);
+        let open = |name: &str| sample(&metrics, name, &[]).unwrap() as u64;
+        (
+            open("xypro_udp_sessions_open"),
+            open("xypro_udp_destinations_open"),
+        )
+    };
+    let open = tokio::task::spawn_blocking(gauges).await.unwrap();
+    assert_eq!(open, (1, 1));
+    drop(control);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if tokio::task::spawn_blocking(gauges).await.unwrap() == (0, 0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session ends with its control"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
