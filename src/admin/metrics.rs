@@ -7,79 +7,14 @@ use crate::serve::{HandshakeFailure, handshake_failures};
 use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, EncodeMetric},
-    metrics::{
-        MetricType,
-        counter::{ConstCounter, Counter},
-        family::Family,
-        gauge::ConstGauge,
-        histogram::{Histogram, exponential_buckets},
-    },
+    metrics::{MetricType, counter::ConstCounter, gauge::ConstGauge},
     registry::{Registry, Unit},
 };
-use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration};
-use xypro_core::{ConnectionContext, DialObserver, Failure, Network, TableTotals, Totals, events};
+use std::{collections::BTreeMap, fmt, sync::Arc};
+use xypro_core::{Network, TableTotals, Totals, events};
 
 /// Labels of one sample: fixed names, values from the config or from fixed lists.
 type Labels = Vec<(&'static str, String)>;
-
-/// A histogram's constructor, as a `Family` stores it.
-type NewHistogram = fn() -> Histogram;
-
-/// Dial times and failures by outbound, told by the dispatch.
-#[derive(Debug)]
-pub(crate) struct DialMetrics {
-    seconds: Family<Labels, Histogram, NewHistogram>,
-    failures: Family<Labels, Counter>,
-}
-
-impl Default for DialMetrics {
-    fn default() -> Self {
-        DialMetrics {
-            seconds: Family::new_with_constructor(|| {
-                // 1 ms to about 16 s.
-                Histogram::new(exponential_buckets(0.001, 2.0, 15))
-            }),
-            failures: Family::default(),
-        }
-    }
-}
-
-impl DialObserver for DialMetrics {
-    fn dialled(
-        &self,
-        context: &ConnectionContext,
-        elapsed: Duration,
-        outcome: Result<(), Failure>,
-    ) {
-        let outbound = context
-            .route()
-            .chain
-            .last()
-            .map_or_else(String::new, |o| o.to_string());
-        match outcome {
-            Ok(()) => self
-                .seconds
-                .get_or_create(&vec![("outbound", outbound)])
-                .observe(elapsed.as_secs_f64()),
-            Err(failure) => {
-                let labels = vec![("outbound", outbound), ("failure", snake_case(&failure))];
-                self.failures.get_or_create(&labels).inc();
-            }
-        }
-    }
-}
-
-/// `ConnectionRefused` as `connection_refused`.
-fn snake_case(failure: &Failure) -> String {
-    let mut out = String::new();
-    for (i, c) in format!("{failure:?}").chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
 
 /// Renders every metric as Prometheus (OpenMetrics) text.
 pub(crate) fn render(state: &State) -> Result<String, fmt::Error> {
@@ -88,12 +23,12 @@ pub(crate) fn render(state: &State) -> Result<String, fmt::Error> {
         "xypro_dial_duration",
         "Time from the start of a connection until its outbound connected, by outbound",
         Unit::Seconds,
-        state.dials.seconds.clone(),
+        state.dials.seconds(),
     );
     registry.register(
         "xypro_dial_failures",
         "Connections whose outbound failed to connect, by outbound and failure",
-        state.dials.failures.clone(),
+        state.dials.failures(),
     );
     registry.register_collector(Box::new(Figures::now(state)));
     let mut text = String::new();

@@ -5,6 +5,7 @@
 mod auth;
 mod clash;
 mod cors;
+mod dials;
 mod logs;
 mod metrics;
 mod process;
@@ -18,7 +19,7 @@ mod ws;
 pub use logs::{HubLayer, LogControl, LogHub};
 pub use state::{Controls, ReloadRequest};
 
-pub(crate) use metrics::DialMetrics;
+pub(crate) use dials::DialMetrics;
 
 use crate::{config::AdminConfig, pipeline::Pipelines};
 use hyper::{server::conn::http1, service::service_fn};

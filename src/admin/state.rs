@@ -2,8 +2,8 @@
 //! the secret, and the controls of the running process. It lives as long as the server.
 
 use super::{
-    auth::Secret, clash::delay::Delays, clash::snapshot::Snapshots, logs::LogControl,
-    metrics::DialMetrics, sampler::Sample,
+    auth::Secret, clash::delay::Delays, clash::snapshot::Snapshots, dials::DialMetrics,
+    logs::LogControl, sampler::Sample,
 };
 use crate::{
     config::AdminConfig,
