@@ -4,7 +4,7 @@
 mod common;
 
 use common::{
-    Proxy,
+    Proxy, flows,
     raw::{self, Healthy},
     targets,
 };
@@ -199,20 +199,6 @@ async fn bad_requests_get_07_08_01_02_and_close() {
     );
 }
 
-/// A UDP association on `socks`: the control connection, the relay address, a bound socket.
-async fn associate(socks: SocketAddr) -> (TcpStream, SocketAddr, UdpSocket) {
-    let mut control = TcpStream::connect(socks).await.unwrap();
-    let relay = Socks5Client::new()
-        .udp_associate(&mut control, &"0.0.0.0:0".parse().unwrap())
-        .await
-        .unwrap();
-    let Address::Ip(relay) = relay else {
-        panic!("relay address {relay}")
-    };
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    (control, relay, socket)
-}
-
 /// Sends `datagram` from `socket` to `relay` and returns the first answer within `wait`.
 async fn exchange(
     socket: &UdpSocket,
@@ -241,7 +227,7 @@ async fn udp_drops_strangers_fragments_bad_headers_and_caps_destinations() {
     let tcp_echo = targets::echo_server().await;
     let echo = targets::udp_echo_server().await;
     let mut healthy = Healthy::open(addr, tcp_echo).await;
-    let (control, relay, socket) = associate(addr).await;
+    let (control, relay, socket) = flows::associate(addr).await;
     let to_echo = |payload: &[u8]| encode_udp(&Address::Ip(echo), payload);
 
     // The first datagram fixes the client port; retry while the route opens.

@@ -1,8 +1,11 @@
-//! The measurements: throughput, setup latency, connection rate, CPU per GiB, idle memory.
+//! The measurements: throughput, setup latency, connection rate, CPU per GiB, and the order
+//! they run in with idle memory and round trips.
 
 use crate::{
+    memory,
     peers::{Stacks, System},
     report::{Results, Row},
+    rtt,
     target::{DOWNLOAD, ECHO, UPLOAD},
 };
 use std::{
@@ -31,6 +34,10 @@ pub(crate) struct Settings {
     pub(crate) idle_tunnels: usize,
     /// Duration of the connection-rate measurement.
     pub(crate) rate_for: Duration,
+    /// One-way delay of the relay in the round-trip measurement.
+    pub(crate) delay: Duration,
+    /// Freshly started clients per kind in the round-trip measurement.
+    pub(crate) rtt_starts: usize,
     /// The measurements to run.
     pub(crate) only: Vec<Measure>,
 }
@@ -48,16 +55,19 @@ pub(crate) enum Measure {
     Cpu,
     /// RSS per idle tunnel.
     Memory,
+    /// Round trips to the first byte, cold and warm, through a delay relay.
+    Rtt,
 }
 
 impl Measure {
     /// Every measurement, in report order.
-    pub(crate) const ALL: [Measure; 5] = [
+    pub(crate) const ALL: [Measure; 6] = [
         Measure::Throughput,
         Measure::Setup,
         Measure::Rate,
         Measure::Cpu,
         Measure::Memory,
+        Measure::Rtt,
     ];
 }
 
@@ -70,7 +80,7 @@ impl Settings {
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// Opens a stream to `target` through the SOCKS5 port `socks`, or straight to it.
-async fn open(socks: Option<SocketAddr>, target: SocketAddr) -> io::Result<TcpStream> {
+pub(crate) async fn open(socks: Option<SocketAddr>, target: SocketAddr) -> io::Result<TcpStream> {
     let Some(socks) = socks else {
         let stream = TcpStream::connect(target).await?;
         stream.set_nodelay(true)?;
@@ -142,6 +152,19 @@ async fn parallel_download(
     Ok(started.elapsed().as_secs_f64())
 }
 
+/// Opens a stream that echoes, sends one byte and returns the time from connecting (to the
+/// SOCKS5 port, or straight to `target`) until it came back, with the open stream.
+pub(crate) async fn echo_once(
+    socks: Option<SocketAddr>,
+    target: SocketAddr,
+) -> Result<(Duration, TcpStream)> {
+    let started = Instant::now();
+    let mut stream = open(socks, target).await?;
+    stream.write_all(&[ECHO, 1]).await?;
+    stream.read_u8().await?;
+    Ok((started.elapsed(), stream))
+}
+
 /// Microseconds from connecting to the SOCKS5 port until the first echoed byte, sorted.
 async fn setup_latencies(
     socks: Option<SocketAddr>,
@@ -150,11 +173,7 @@ async fn setup_latencies(
 ) -> Result<Vec<f64>> {
     let mut all = Vec::with_capacity(samples);
     for _ in 0..samples {
-        let started = Instant::now();
-        let mut stream = open(socks, target).await?;
-        stream.write_all(&[ECHO, 1]).await?;
-        stream.read_u8().await?;
-        all.push(started.elapsed().as_secs_f64() * 1e6);
+        all.push(echo_once(socks, target).await?.0.as_secs_f64() * 1e6);
     }
     all.sort_by(f64::total_cmp);
     Ok(all)
@@ -205,18 +224,8 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
     Ok(ticks / 100.0)
 }
 
-/// Resident memory of a process, in kilobytes.
-fn rss_kb(pid: u32) -> Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .ok_or("no VmRSS")?;
-    Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
-}
-
 /// Median of the samples.
-fn median(mut samples: Vec<f64>) -> f64 {
+pub(crate) fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
 }
@@ -228,16 +237,21 @@ pub(crate) async fn measure_all(
     settings: &Settings,
 ) -> Result<Results> {
     let systems: Vec<&System> = stacks.systems.iter().collect();
-    let names: Vec<&'static str> = systems.iter().map(|s| s.name).collect();
     let mb = settings.bytes as f64 / 1e6;
-    let mut results = Results::new(names.clone());
+    let mut results = Results::new(systems.iter().map(|s| s.name()).collect());
     // Memory first, while every process is fresh: later bulk transfers leave freed memory
     // in the allocators that would hide what idle tunnels cost.
     let memory = if settings.wants(Measure::Memory) {
-        idle_memory(stacks, target, settings.idle_tunnels).await?
+        memory::idle_memory(stacks, target, settings.idle_tunnels).await?
     } else {
         let none = vec![None; systems.len()];
-        memory_rows(none.clone(), none)
+        memory::memory_rows(none.clone(), none)
+    };
+    // Round trips next, before bulk transfers have grown any process.
+    let round_trips = if settings.wants(Measure::Rtt) {
+        rtt::first_byte(stacks, target, settings).await?
+    } else {
+        rtt::empty_rows(systems.len())
     };
     let mut samples = vec![vec![Vec::new(); systems.len() + 1]; 7];
     for round in 0..settings.rounds {
@@ -266,7 +280,7 @@ pub(crate) async fn measure_all(
         }
         if settings.wants(Measure::Cpu) {
             for (i, system) in systems.iter().enumerate() {
-                let server = stacks.servers[system.server].pid();
+                let server = stacks.server(system.server_kind).pid();
                 let before = cpu_seconds(system.client.pid())? + cpu_seconds(server)?;
                 download(Some(system.client.addr), target, settings.bytes).await?;
                 let after = cpu_seconds(system.client.pid())? + cpu_seconds(server)?;
@@ -298,57 +312,8 @@ pub(crate) async fn measure_all(
         });
     }
     results.rows.extend(memory);
+    results.rows.extend(round_trips);
     Ok(results)
-}
-
-/// Kilobytes of RSS per idle tunnel in the client and in the server process, for the two
-/// systems with their own processes (ours and v2ray's); the mixed pairs share them.
-async fn idle_memory(stacks: &Stacks, target: SocketAddr, tunnels: usize) -> Result<[Row; 2]> {
-    let mut client = Vec::new();
-    let mut server = Vec::new();
-    for (i, system) in stacks.systems.iter().enumerate() {
-        if i >= 2 {
-            client.push(None);
-            server.push(None);
-            continue;
-        }
-        let pids = [system.client.pid(), stacks.servers[system.server].pid()];
-        let before = [rss_kb(pids[0])?, rss_kb(pids[1])?];
-        let mut open_tunnels = Vec::with_capacity(tunnels);
-        for _ in 0..tunnels {
-            let mut stream = open(Some(system.client.addr), target).await?;
-            stream.write_all(&[ECHO, 1]).await?;
-            stream.read_u8().await?;
-            open_tunnels.push(stream);
-        }
-        let per_tunnel = |pid, before: f64| -> Result<Option<f64>> {
-            Ok(Some((rss_kb(pid)? - before).max(0.0) / tunnels as f64))
-        };
-        client.push(per_tunnel(pids[0], before[0])?);
-        server.push(per_tunnel(pids[1], before[1])?);
-        drop(open_tunnels);
-        // Let both ends see the closes before the next system is measured.
-        tokio::time::sleep(Duration::from_secs(3)).await;
-    }
-    Ok(memory_rows(client, server))
-}
-
-/// The two memory rows from per-system kilobytes per tunnel.
-fn memory_rows(client: Vec<Option<f64>>, server: Vec<Option<f64>>) -> [Row; 2] {
-    [
-        Row {
-            metric: "RSS per idle tunnel, client",
-            unit: "KB",
-            direct: None,
-            values: client,
-        },
-        Row {
-            metric: "RSS per idle tunnel, server",
-            unit: "KB",
-            direct: None,
-            values: server,
-        },
-    ]
 }
 
 /// The machine's limits: one-core AES-128-GCM throughput from `openssl speed`, in MB/s.

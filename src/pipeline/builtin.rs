@@ -1,7 +1,9 @@
 //! The layers every build of xypro-stack knows by name.
 
 use super::Registry;
+use crate::mixed::MixedOptions;
 use xypro_balance::BalanceOptions;
+use xypro_http::HttpOptions;
 use xypro_limit::{ConcurrencyLimitOptions, RateLimitOptions, TimeoutOptions};
 use xypro_select::SelectOptions;
 use xypro_socks5::Socks5Options;
@@ -28,6 +30,8 @@ impl Registry {
             .upgrade::<tls::ServerOptions>("tls")
             .upgrade::<ws::ServerOptions>("websocket")
             .protocol::<Socks5Options>("socks5")
+            .protocol::<HttpOptions>("http")
+            .protocol::<MixedOptions>("mixed")
             .protocol::<vless::ServerOptions>("vless");
         registry
     }

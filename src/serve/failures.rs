@@ -7,6 +7,7 @@ use std::{
     io,
     sync::{Arc, Mutex, PoisonError},
 };
+use xypro_http::HttpError;
 use xypro_socks5::Socks5Error;
 use xypro_tls::TlsError;
 use xypro_vless::VlessError;
@@ -15,8 +16,8 @@ use xypro_websocket::WsError;
 /// Where a handshake failed and why, from fixed lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HandshakeFailure {
-    /// The layer that failed: `tls`, `websocket`, `socks5`, `vless`, else `transport` or
-    /// `other`.
+    /// The layer that failed: `tls`, `websocket`, `socks5` (SOCKS4 too), `vless`, `http`, else
+    /// `transport` or `other`; `handshake` when the whole handshake outlived its deadline.
     pub stage: &'static str,
     /// Why: `timeout`, `eof`, `reset`, `auth`, `malformed`, `protocol`, `rejected`,
     /// `refused`, `http`, `io` or `other`.
@@ -31,9 +32,24 @@ static COUNTS: Mutex<Counts> = Mutex::new(BTreeMap::new());
 /// Classifies `error` and counts it for `inbound`.
 pub(crate) fn record(inbound: &Arc<str>, error: &(dyn Error + 'static)) -> HandshakeFailure {
     let failure = classify(error);
+    count(inbound, failure);
+    failure
+}
+
+/// Counts a handshake of `inbound` that did not finish within the inbound's deadline.
+pub(crate) fn record_deadline(inbound: &Arc<str>) {
+    count(
+        inbound,
+        HandshakeFailure {
+            stage: "handshake",
+            reason: "timeout",
+        },
+    );
+}
+
+fn count(inbound: &Arc<str>, failure: HandshakeFailure) {
     let mut counts = COUNTS.lock().unwrap_or_else(PoisonError::into_inner);
     *counts.entry((inbound.clone(), failure)).or_default() += 1;
-    failure
 }
 
 /// Every handshake failure this process counted, by inbound and classification.
@@ -62,6 +78,9 @@ pub fn classify(error: &(dyn Error + 'static)) -> HandshakeFailure {
         }
         if let Some(e) = error.downcast_ref::<VlessError>() {
             return failure("vless", vless_reason(e));
+        }
+        if let Some(e) = error.downcast_ref::<HttpError>() {
+            return failure("http", http_reason(e));
         }
         if let Some(e) = error.downcast_ref::<io::Error>() {
             io_reason.get_or_insert(io_reason_of(e));
@@ -132,6 +151,16 @@ fn vless_reason(error: &VlessError) -> &'static str {
     }
 }
 
+fn http_reason(error: &HttpError) -> &'static str {
+    match error {
+        HttpError::AuthRequired | HttpError::AuthFailed(_) | HttpError::UserChanged => "auth",
+        HttpError::Idle(_) | HttpError::HeadTimeout(_) => "timeout",
+        HttpError::Truncated | HttpError::NoRequest => "eof",
+        HttpError::Proto(_) => "malformed",
+        HttpError::Io(e) => io_reason_of(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +197,7 @@ mod tests {
             ("vless", "auth")
         );
         assert_eq!(of(VlessError::Truncated(3)), ("vless", "eof"));
+        assert_eq!(of(HttpError::AuthRequired), ("http", "auth"));
         let reset = io::Error::from(io::ErrorKind::ConnectionReset);
         assert_eq!(of(reset), ("transport", "reset"));
         assert_eq!(of("something else"), ("other", "other"));

@@ -112,3 +112,17 @@ pub async fn udp_echo(socks: SocketAddr, echo: SocketAddr) {
     }
     drop(control);
 }
+
+/// A UDP association on `socks`: the control connection, the relay address, a bound socket.
+pub async fn associate(socks: SocketAddr) -> (TcpStream, SocketAddr, UdpSocket) {
+    let mut control = TcpStream::connect(socks).await.unwrap();
+    let relay = Socks5Client::new()
+        .udp_associate(&mut control, &"0.0.0.0:0".parse().unwrap())
+        .await
+        .unwrap();
+    let Address::Ip(relay) = relay else {
+        panic!("relay address {relay}")
+    };
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    (control, relay, socket)
+}

@@ -158,6 +158,19 @@ impl ConnectionContext {
         )
     }
 
+    /// A connection opened on behalf of this one by someone else: `meta` (the user an inner
+    /// handshake authenticated, say), `network` and `destination` are its own; it is closed
+    /// when this one is.
+    pub fn child_with(&self, meta: Meta, network: Network, destination: Address) -> Self {
+        Self::build(
+            meta,
+            network,
+            destination,
+            Some(self.shared.id),
+            self.shared.close.child_token(),
+        )
+    }
+
     /// The process-unique id.
     pub fn id(&self) -> u64 {
         self.shared.id

@@ -16,6 +16,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 /// What the dispatch applies to every connection; a reload may change it.
@@ -168,13 +169,23 @@ impl Dispatch {
     }
 }
 
+/// How many connections one session may be dialling at once; past it, new destinations are
+/// refused until a dial finishes (a flood of unresolvable names cannot pile up dials).
+pub const DIALS_PER_SESSION: usize = 16;
+
 /// How a session opens its connections: as children of its own, through the same dispatch.
 #[derive(Debug)]
 pub struct SessionDispatch {
     parent: Target,
     dispatch: Dispatch,
     connector: BoxConnector,
+    dials: Arc<Semaphore>,
 }
+
+/// A session already has [`DIALS_PER_SESSION`] dials under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many connections of this session are being dialled")]
+pub struct Busy;
 
 impl SessionDispatch {
     /// Children of `parent`, dispatched by `dispatch` through `connector`.
@@ -186,6 +197,7 @@ impl SessionDispatch {
             parent,
             dispatch,
             connector,
+            dials: Arc::new(Semaphore::new(DIALS_PER_SESSION)),
         }
     }
 
@@ -194,21 +206,78 @@ impl SessionDispatch {
         &self.parent
     }
 
+    /// The settings of the dispatch, such as the idle timeout a session applies to its own waits.
+    pub fn settings(&self) -> DispatchSettings {
+        self.dispatch.settings()
+    }
+
     /// A request for `destination` on behalf of the session (a child connection).
     pub fn child(&self, destination: Address, network: Network) -> Target {
         self.parent.child(destination, network)
     }
 
+    /// Runs what an inner handshake yielded on one of the session's streams (an HTTP/2 or mux
+    /// stream), as a child of the session; run the future on a task of the session's.
+    pub fn serve(&self, accepted: Accepted) -> impl Future<Output = ()> + Send + 'static {
+        let parent = &self.parent.context;
+        let accepted = match accepted {
+            Accepted::Connect { mut target, reply } => {
+                target.context = adopt(parent, &target);
+                Accepted::Connect { target, reply }
+            }
+            Accepted::Session {
+                mut target,
+                session,
+            } => {
+                target.context = adopt(parent, &target);
+                Accepted::Session { target, session }
+            }
+        };
+        let dispatch = self.dispatch.clone();
+        let connector = self.connector.clone();
+        async move { dispatch.serve(accepted, connector).await }
+    }
+
     /// Dispatches a connection the session opened; run the future on a task of the session's.
+    ///
+    /// Refused with [`Busy`] while [`DIALS_PER_SESSION`] of the session's connections are still
+    /// being dialled; the dial's slot is free once the outbound answered (or gave up).
     pub fn connect(
         &self,
         target: Target,
         reply: Box<dyn Reply>,
-    ) -> impl Future<Output = ()> + Send + 'static {
+    ) -> Result<impl Future<Output = ()> + Send + 'static, Busy> {
+        let permit = self.dials.clone().try_acquire_owned().map_err(|_| Busy)?;
+        let reply = Box::new(Dialling { reply, permit });
         let dispatch = self.dispatch.clone();
         let connector = self.connector.clone();
-        async move { dispatch.connect(target, reply, connector).await }
+        Ok(async move { dispatch.connect(target, reply, connector).await })
     }
+}
+
+/// A reply that holds a session's dial slot until the outbound has answered.
+#[derive(Debug)]
+struct Dialling {
+    reply: Box<dyn Reply>,
+    permit: OwnedSemaphorePermit,
+}
+
+impl Reply for Dialling {
+    fn succeed(self: Box<Self>) -> crate::BoxFuture<io::Result<crate::BoxIo>> {
+        drop(self.permit);
+        self.reply.succeed()
+    }
+
+    fn fail(self: Box<Self>, failure: Failure) -> crate::BoxFuture<io::Result<()>> {
+        drop(self.permit);
+        self.reply.fail(failure)
+    }
+}
+
+/// The context of `target` as a child of `parent`, keeping what the inner handshake learned.
+fn adopt(parent: &ConnectionContext, target: &Target) -> ConnectionContext {
+    let own = &target.context;
+    parent.child_with(own.meta().clone(), own.network(), own.destination().clone())
 }
 
 impl Dispatch {
@@ -329,20 +398,27 @@ mod tests {
         )
     }
 
+    /// Dispatches `target` to an echo on a task; the client's end of the stream comes back.
+    fn spawn_echo(
+        dispatch: &Dispatch,
+        target: Target,
+    ) -> (tokio::io::DuplexStream, tokio::task::JoinHandle<()>) {
+        let (client, server_end) = duplex(1024);
+        let dispatch = dispatch.clone();
+        let task = tokio::spawn(async move {
+            dispatch
+                .connect(target, Handover::new(server_end), echo_connector())
+                .await
+        });
+        (client, task)
+    }
+
     #[tokio::test]
     async fn counts_bytes_while_open_and_forgets_the_connection_when_it_ends() {
         let dispatch = Dispatch::default();
-        let (mut client, server_end) = duplex(1024);
         let target = target();
         let context = target.context.clone();
-        let task = tokio::spawn({
-            let dispatch = dispatch.clone();
-            async move {
-                dispatch
-                    .connect(target, Handover::new(server_end), echo_connector())
-                    .await
-            }
-        });
+        let (mut client, task) = spawn_echo(&dispatch, target);
         client.write_all(b"ping").await.unwrap();
         let mut got = [0; 4];
         client.read_exact(&mut got).await.unwrap();
@@ -358,23 +434,66 @@ mod tests {
     #[tokio::test]
     async fn closing_by_id_ends_the_relay_and_the_client_sees_the_end() {
         let dispatch = Dispatch::default();
-        let (mut client, server_end) = duplex(1024);
         let target = target();
         let id = target.context.id();
-        let task = tokio::spawn({
-            let dispatch = dispatch.clone();
-            async move {
-                dispatch
-                    .connect(target, Handover::new(server_end), echo_connector())
-                    .await
-            }
-        });
+        let (mut client, task) = spawn_echo(&dispatch, target);
         client.write_all(b"x").await.unwrap();
         client.read_exact(&mut [0; 1]).await.unwrap();
         assert!(dispatch.table().close(id));
         task.await.unwrap();
         assert_eq!(client.read(&mut [0; 8]).await.unwrap(), 0);
         assert!(dispatch.table().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_stream_of_a_session_is_served_as_its_child() {
+        let dispatch = Dispatch::default();
+        let parent = target();
+        let session = SessionDispatch::new(parent.clone(), dispatch.clone(), echo_connector());
+        let (mut client, server_end) = duplex(1024);
+        let meta = Meta::new("test").with_user(Some("alice".into()));
+        let inner = Target::new("example.com:80".parse().unwrap(), Network::Tcp, meta);
+        let accepted = Accepted::Connect {
+            target: inner,
+            reply: Handover::new(server_end),
+        };
+        let task = tokio::spawn(session.serve(accepted));
+        client.write_all(b"hi").await.unwrap();
+        client.read_exact(&mut [0; 2]).await.unwrap();
+        let child = &dispatch.table().list()[0];
+        assert_eq!(child.parent(), Some(parent.context.id()));
+        assert_eq!(child.meta().user.as_deref(), Some("alice"));
+        parent.context.close();
+        task.await.unwrap();
+        assert!(
+            dispatch.table().is_empty(),
+            "closing the session closed its stream"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_session_dials_at_most_its_share_at_once() {
+        let never = BoxConnector::new(service_fn(|_: Target| std::future::pending()));
+        let session = SessionDispatch::new(target(), Dispatch::default(), never);
+        let mut dialling = Vec::new();
+        for _ in 0..DIALS_PER_SESSION {
+            let (_, io) = duplex(64);
+            let child = session.child("example.com:53".parse().unwrap(), Network::Udp);
+            let dial = session.connect(child, Handover::new(io)).unwrap();
+            dialling.push(tokio::spawn(dial));
+        }
+        tokio::task::yield_now().await;
+        let (_, io) = duplex(64);
+        let child = session.child("example.com:53".parse().unwrap(), Network::Udp);
+        assert_eq!(session.connect(child, Handover::new(io)).err(), Some(Busy));
+        dialling.pop().unwrap().abort();
+        tokio::task::yield_now().await;
+        let (_, io) = duplex(64);
+        let child = session.child("example.com:53".parse().unwrap(), Network::Udp);
+        assert!(
+            session.connect(child, Handover::new(io)).is_ok(),
+            "a slot freed"
+        );
     }
 
     #[tokio::test]

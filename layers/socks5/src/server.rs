@@ -12,6 +12,7 @@ use crate::{
 use bytes::BytesMut;
 use std::{
     future::Future,
+    net::SocketAddr,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -19,9 +20,7 @@ use std::{
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tower::Service;
-use xypro_core::{
-    Accepted, BoxError, BoxIo, DestinationPolicy, Incoming, Meta, Network, Prefixed, Target,
-};
+use xypro_core::{Accepted, BoxError, BoxIo, Incoming, Meta, Network, Prefixed, Target};
 
 /// Accepts SOCKS5 clients: CONNECT becomes [`Accepted::Connect`], UDP ASSOCIATE a session.
 #[derive(Debug, Clone)]
@@ -143,9 +142,7 @@ impl Fresh {
         self.io.write_all(&status.to_bytes()).await?;
         match matched {
             Some(user) => Ok(Arc::from(user)),
-            None => Err(Socks5Error::AuthFailed(
-                String::from_utf8_lossy(&creds.user).into_owned(),
-            )),
+            None => Err(Socks5Error::auth_failed(&creds.user)),
         }
     }
 }
@@ -175,11 +172,7 @@ impl Authenticated {
                 reject(&mut self.io, ReplyCode::GeneralFailure, err).await
             }
             Command::Connect => {
-                // The proxy's own listener is refused: a CONNECT to it would loop.
-                let policy = DestinationPolicy {
-                    public_only: false,
-                    deny: vec![local],
-                };
+                let policy = settings.policy();
                 let target = Target::new(request.address, Network::Tcp, meta).with_policy(policy);
                 let io = BoxIo::new(Prefixed::new(self.buf.freeze(), self.io));
                 Ok(Accepted::Connect {
@@ -200,8 +193,11 @@ impl Authenticated {
                 }
                 .write_to_buf(&mut reply);
                 self.io.write_all(&reply).await?;
-                let target = Target::new(request.address, Network::Udp, meta);
-                let association = UdpAssociation::new(self.io, socket, peer, settings);
+                // RFC 1928: DST.PORT is the port the client will send from, when it knows it.
+                let from = SocketAddr::new(peer.ip(), request.address.port());
+                let target =
+                    Target::new(request.address, Network::Udp, meta).with_policy(settings.policy());
+                let association = UdpAssociation::new(self.io, socket, from, settings);
                 Ok(Accepted::Session {
                     target,
                     session: Box::new(association),

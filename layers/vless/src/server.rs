@@ -94,7 +94,6 @@ impl Service<Incoming> for VlessAcceptor {
 /// Reads the request header within the deadline; the client stream is dropped on error.
 async fn handshake(shared: &Shared, incoming: Incoming) -> Result<Accepted, VlessError> {
     let meta = incoming.meta();
-    let local = incoming.local;
     let mut io = incoming.io;
     let deadline = Instant::now() + shared.handshake_timeout;
     let mut buf = BytesMut::new();
@@ -112,9 +111,9 @@ async fn handshake(shared: &Shared, incoming: Incoming) -> Result<Accepted, Vles
     };
     let user =
         find_user(&shared.users, &request.user).ok_or(VlessError::UnknownUser(request.user))?;
-    let policy = DestinationPolicy {
-        public_only: !shared.allow_private,
-        deny: vec![local],
+    let policy = match shared.allow_private {
+        true => DestinationPolicy::not_self(),
+        false => DestinationPolicy::public_only(),
     };
     let meta = meta.with_user(Some(user));
     let payload = buf.split_off(used).freeze();

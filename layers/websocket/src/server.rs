@@ -102,15 +102,15 @@ async fn upgrade(
 ) -> Result<WsByteStream<BoxIo>, WsError> {
     let after = shared.settings.handshake_timeout;
     let outcome = Arc::new(Mutex::new(Outcome::None));
-    let called = Arc::new(AtomicBool::new(false));
+    let hit = Arc::new(AtomicBool::new(false));
     let service = UpgradeService {
         shared: shared.clone(),
         outcome: outcome.clone(),
-        called: called.clone(),
+        hit: hit.clone(),
     };
     let io = MissGate {
         io,
-        called,
+        hit,
         answer: None,
     };
     let conn = shared
@@ -153,7 +153,7 @@ enum Outcome {
 struct UpgradeService {
     shared: Arc<Shared>,
     outcome: Arc<Mutex<Outcome>>,
-    called: Arc<AtomicBool>,
+    hit: Arc<AtomicBool>,
 }
 
 impl hyper::service::Service<Request<Body>> for UpgradeService {
@@ -162,9 +162,9 @@ impl hyper::service::Service<Request<Body>> for UpgradeService {
     type Future = Ready<Result<Self::Response, Infallible>>;
 
     fn call(&self, mut req: Request<Body>) -> Self::Future {
-        self.called.store(true, Ordering::Release);
         let (outcome, response) = match check_request(&req, &self.shared.settings) {
             Ok(upgrade) => {
+                self.hit.store(true, Ordering::Release);
                 let response = switching(&upgrade);
                 let on_upgrade = hyper::upgrade::on(&mut req);
                 let early = upgrade.early;
@@ -181,12 +181,13 @@ impl hyper::service::Service<Request<Body>> for UpgradeService {
 const NOT_FOUND_BYTES: &[u8] =
     b"HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
 
-/// The connection as hyper sees it: anything hyper writes before our service has seen a
-/// request is hyper's automatic answer to an unparsable one (`400`, `414`, `431`), and is
-/// replaced by the same `404` every other miss gets.
+/// The connection as hyper sees it: unless the request was an upgrade for this endpoint,
+/// whatever hyper writes — its automatic answer to an unparsable request (`400`, `414`,
+/// `431`), or our `404` in the request's HTTP version (`HTTP/1.0 404` for a 1.0 probe) — is
+/// replaced by the same bytes every miss gets.
 struct MissGate {
     io: BoxIo,
-    called: Arc<AtomicBool>,
+    hit: Arc<AtomicBool>,
     /// The rest of the replacement answer still to write, once hyper has started its own.
     answer: Option<&'static [u8]>,
 }
@@ -208,7 +209,7 @@ impl AsyncWrite for MissGate {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.answer.is_none() && this.called.load(Ordering::Acquire) {
+        if this.answer.is_none() && this.hit.load(Ordering::Acquire) {
             return Pin::new(&mut this.io).poll_write(cx, buf);
         }
         let rest = this.answer.get_or_insert(NOT_FOUND_BYTES);
