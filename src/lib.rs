@@ -7,10 +7,12 @@
 //! the `xypro-*` layer crates, re-exported here; this crate adds the YAML [`config`], the layer
 //! [`Registry`] and the [`serve`] loop the `xypro-stack` binary runs.
 
+pub mod admin;
 pub mod config;
 pub mod link;
 pub mod mixed;
 pub mod pipeline;
+pub mod qr;
 pub mod serve;
 
 pub use config::{Config, ConfigError};
@@ -21,6 +23,7 @@ pub use xypro_core as core;
 pub use xypro_core::error_chain;
 pub use xypro_http as http;
 pub use xypro_limit as limit;
+pub use xypro_select as select;
 pub use xypro_socks5 as socks5;
 pub use xypro_tcp as tcp;
 pub use xypro_tls as tls;

@@ -2,9 +2,11 @@
 
 use clap::{Parser, Subcommand};
 use std::{path::PathBuf, process::ExitCode};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, reload, util::SubscriberInitExt};
 use xypro_stack::{
-    Config, Registry, error_chain,
+    Config, Registry,
+    admin::{LogControl, LogHub},
+    error_chain,
     link::{LinkError, ShareLink, links_for_inbound},
     pipeline, serve,
 };
@@ -47,6 +49,9 @@ enum Command {
         /// The public host (and port) clients dial, when the inbound listens on a wildcard.
         #[arg(long, requires = "inbound")]
         address: Option<String>,
+        /// Also print each link as a QR code, for phone clients that import by scanning.
+        #[arg(long)]
+        qr: bool,
     },
 }
 
@@ -81,7 +86,8 @@ fn main() -> ExitCode {
             config,
             inbound,
             address,
-        } => match link(uri, config, inbound, address) {
+            qr,
+        } => match link(uri, config, inbound, address, qr) {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS
@@ -96,18 +102,30 @@ fn link(
     config: Option<PathBuf>,
     inbound: Option<String>,
     address: Option<String>,
+    qr: bool,
 ) -> Result<String, String> {
     if let Some(uri) = uri {
         let link: ShareLink = uri.parse().map_err(|e: LinkError| e.to_string())?;
         let name = outbound_name(&link.remark);
-        return Ok(format!("# {link}\n{}", link.to_pipeline_yaml(&name)));
+        let mut text = format!("# {link}\n{}", link.to_pipeline_yaml(&name));
+        if qr {
+            text.push_str(&xypro_stack::qr::to_terminal(&link.to_string())?);
+        }
+        return Ok(text);
     }
     let (Some(path), Some(inbound)) = (config, inbound) else {
         return Err("give a vless:// link, or -c FILE --inbound NAME".into());
     };
     let config = Config::load(&path).map_err(|e| e.to_string())?;
     let links = links_for_inbound(&config, &inbound, address.as_deref())?;
-    Ok(links.iter().map(|l| format!("{l}\n")).collect())
+    let mut text = String::new();
+    for link in &links {
+        text.push_str(&format!("{link}\n"));
+        if qr {
+            text.push_str(&xypro_stack::qr::to_terminal(&link.to_string())?);
+        }
+    }
+    Ok(text)
 }
 
 /// A YAML-friendly outbound name from a link's remark.
@@ -145,11 +163,21 @@ fn run(path: PathBuf) -> ExitCode {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // The filter sits behind a reload handle so that the admin API can change the level.
+    let (filter, handle) = reload::Layer::new(filter);
+    let hub = LogHub::new();
+    let terminal = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(terminal.and_then(hub.layer()))
         .init();
+    let logs = LogControl::new(hub, level, move |directive| {
+        handle
+            .modify(|filter| *filter = EnvFilter::new(directive))
+            .map_err(|e| e.to_string())
+    });
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::debug!("file descriptor limit: {limit}"),
         Err(e) => tracing::warn!("cannot raise the file descriptor limit: {e}"),
@@ -161,7 +189,8 @@ fn run(path: PathBuf) -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
-    match runtime.block_on(serve::run_until_signalled(path, Registry::with_builtin())) {
+    let serving = serve::run_until_signalled(path, Registry::with_builtin(), Some(logs));
+    match runtime.block_on(serving) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(error_chain(&*e)),
     }

@@ -75,6 +75,25 @@ fn link_for_an_inbound_round_trips_into_a_client_pipeline() {
         "{link}"
     );
     assert!(link.ends_with("#alice"), "{link}");
+    let (code, with_qr, err) = run_cli(&[
+        "link",
+        "-c",
+        path.to_str().unwrap(),
+        "--inbound",
+        "vless",
+        "--address",
+        "proxy.example.com",
+        "--qr",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut lines = with_qr.lines();
+    assert_eq!(lines.next(), Some(link));
+    let code: Vec<&str> = lines.collect();
+    assert!(code.len() > 20, "a QR code follows the link:\n{with_qr}");
+    assert!(
+        code.iter()
+            .all(|l| l.chars().all(|c| " \u{2580}\u{2584}\u{2588}".contains(c)))
+    );
     let (code, pipeline, err) = run_cli(&["link", link]);
     assert_eq!(code, 0, "{err}");
     for expected in [

@@ -45,11 +45,11 @@ impl Conn {
         self.source = source.parse().unwrap();
         self
     }
-    fn from_port(mut self, port: u16) -> Self {
+    fn coming_from_port(mut self, port: u16) -> Self {
         self.source_port = port;
         self
     }
-    fn as_user(mut self, user: &'static str) -> Self {
+    fn signed_in_as(mut self, user: &'static str) -> Self {
         self.user = user;
         self
     }
@@ -232,7 +232,7 @@ async fn every_map_rule_field_decides_a_real_connection() {
         ),
         (
             "{ user: alice, outbound: hit }",
-            vec![to("1.1.1.1:80").as_user("alice")],
+            vec![to("1.1.1.1:80").signed_in_as("alice")],
             vec![to("1.1.1.1:80")],
         ),
         (
@@ -282,7 +282,7 @@ async fn every_map_rule_field_decides_a_real_connection() {
         ),
         (
             Box::leak(format!("{{ source_port: [{port}], outbound: hit }}").into_boxed_str()),
-            vec![to("1.1.1.1:80").from_port(port)],
+            vec![to("1.1.1.1:80").coming_from_port(port)],
             vec![to("1.1.1.1:80")],
         ),
         (
@@ -404,7 +404,7 @@ async fn every_clash_rule_type_decides_a_real_connection() {
         ),
         (
             "'IN-USER,alice,hit'",
-            vec![to("1.1.1.1:80").as_user("alice")],
+            vec![to("1.1.1.1:80").signed_in_as("alice")],
             vec![to("1.1.1.1:80")],
         ),
         (

@@ -7,12 +7,24 @@ mod raw;
 
 pub use error::ConfigError;
 pub(crate) use locate::Step;
-pub use raw::{LayerSpec, Limits, LogLevel, RawConfig, RawInbound};
+pub use raw::{LayerSpec, Limits, LogLevel, RawAdmin, RawConfig, RawInbound};
 
 use std::{
     collections::HashMap,
+    net::SocketAddr,
     path::{Path, PathBuf},
 };
+
+/// The checked `admin:` block: where the admin server listens and what it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// The listening address.
+    pub listen: SocketAddr,
+    /// The Bearer token API requests must carry, if any.
+    pub secret: Option<String>,
+    /// The dashboard directory served at `/ui/`, resolved against the config file.
+    pub ui: Option<PathBuf>,
+}
 
 /// The most connections `limits.max_connections` (and the handshake caps) may allow.
 const MAX_CONNECTIONS: usize = 1_000_000;
@@ -72,6 +84,16 @@ impl Config {
     /// The directory relative paths in the file are resolved against.
     pub fn base_dir(&self) -> &Path {
         self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// The admin server's settings, when `admin.listen` is set (checked at load).
+    pub fn admin(&self) -> Option<AdminConfig> {
+        let admin = self.raw.admin.as_ref()?;
+        Some(AdminConfig {
+            listen: admin.listen?,
+            secret: admin.secret.clone(),
+            ui: admin.ui.as_ref().map(|ui| self.base_dir().join(ui)),
+        })
     }
 
     /// An error at `path`, located in this file.
@@ -135,6 +157,32 @@ impl Config {
         if limits.handshake_timeout.is_zero() {
             let path = [Step::Key("limits"), Step::Key("handshake_timeout")];
             return Err(self.error(&path, "must be longer than 0s"));
+        }
+        self.check_admin()
+    }
+
+    /// A public admin listener needs a secret; the dashboard must be a directory.
+    fn check_admin(&self) -> Result<(), ConfigError> {
+        let Some(admin) = &self.raw.admin else {
+            return Ok(());
+        };
+        let here = |key| [Step::Key("admin"), Step::Key(key)];
+        if admin.secret.as_deref() == Some("") {
+            return Err(self.error(&here("secret"), "must not be empty"));
+        }
+        let public = admin.listen.filter(|listen| !listen.ip().is_loopback());
+        if let (Some(listen), None) = (public, &admin.secret) {
+            let message = format!(
+                "{listen} is not a loopback address: set admin.secret, or anyone who reaches it controls the proxy"
+            );
+            return Err(self.error(&here("listen"), message));
+        }
+        if let Some(ui) = &admin.ui {
+            let path = self.base_dir().join(ui);
+            if !path.is_dir() {
+                let message = format!("{} is not a directory", path.display());
+                return Err(self.error(&here("ui"), message));
+            }
         }
         Ok(())
     }
@@ -233,6 +281,30 @@ outbounds:
             err.message.contains("already used by inbound `socks`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_public_admin_listener_needs_a_secret_and_the_ui_a_directory() {
+        let with = |admin: &str| parse(&format!("{GOOD}admin:\n{admin}"));
+        let err = with("  listen: 0.0.0.0:9090\n").unwrap_err();
+        assert_eq!((err.key.as_str(), err.line), ("admin.listen", Some(10)));
+        assert!(err.message.contains("set admin.secret"), "{err}");
+        let ok = with("  listen: 0.0.0.0:9090\n  secret: s3cret\n").unwrap();
+        assert_eq!(ok.admin().unwrap().secret.as_deref(), Some("s3cret"));
+        assert!(
+            with("  listen: 127.0.0.1:9090\n")
+                .unwrap()
+                .admin()
+                .is_some()
+        );
+        assert!(with("  listen: '[::1]:9090'\n").is_ok());
+        let err = with("  listen: 127.0.0.1:9090\n  secret: ''\n").unwrap_err();
+        assert_eq!(err.key, "admin.secret");
+        let err = with("  listen: 127.0.0.1:9090\n  ui: no/such/dir\n").unwrap_err();
+        assert_eq!((err.key.as_str(), err.line), ("admin.ui", Some(11)));
+        let err = with("  listen: 127.0.0.1:9090\n  port: 1\n").unwrap_err();
+        assert!(err.message.contains("unknown field `port`"), "{err}");
+        assert!(parse(GOOD).unwrap().admin().is_none());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer, de::Error as _};
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +29,24 @@ pub struct RawConfig {
     /// A MaxMind-format GeoIP database, for `geoip` rules.
     #[serde(default)]
     pub geoip: Option<xypro_route::GeoIpOptions>,
+    /// The admin server: metrics, the Clash API and a dashboard.
+    #[serde(default)]
+    pub admin: Option<RawAdmin>,
+}
+
+/// The `admin:` block as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// Where the admin server listens; no admin server unless set.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// The Bearer token every API request must carry; required off loopback.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// A directory served at `/ui/` (a downloaded dashboard), relative to the config file.
+    #[serde(default)]
+    pub ui: Option<PathBuf>,
 }
 
 /// A log level name.

@@ -6,6 +6,7 @@ use xypro_balance::BalanceOptions;
 use xypro_http::HttpOptions;
 use xypro_limit::{ConcurrencyLimitOptions, RateLimitOptions, TimeoutOptions};
 use xypro_route::{RejectOptions, RouteOptions};
+use xypro_select::SelectOptions;
 use xypro_socks5::Socks5Options;
 use xypro_tcp::{DirectOptions, TcpOptions};
 use xypro_tls as tls;
@@ -22,6 +23,7 @@ impl Registry {
             .terminal::<BalanceOptions>("balance")
             .terminal::<RouteOptions>("route")
             .terminal::<RejectOptions>("reject")
+            .terminal::<SelectOptions>("select")
             .connector::<TimeoutOptions>("timeout")
             .connector::<ConcurrencyLimitOptions>("concurrency_limit")
             .connector::<RateLimitOptions>("rate_limit")

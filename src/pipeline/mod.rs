@@ -6,7 +6,7 @@ mod registry;
 
 pub use registry::Registry;
 
-use crate::config::{Config, ConfigError, LayerSpec, Limits, Step};
+use crate::config::{AdminConfig, Config, ConfigError, LayerSpec, Limits, Step};
 use named::Named;
 use registry::Entry;
 use std::{
@@ -24,9 +24,26 @@ pub struct InboundPipeline {
     pub name: Arc<str>,
     /// Where it listens.
     pub listen: SocketAddr,
+    /// The kind of its last layer, the proxy protocol (`socks5`, `vless`).
+    pub protocol: Arc<str>,
     /// Upgrades and the proxy handshake.
     pub acceptor: BoxAcceptor,
     /// The outbound pipeline that carries what it accepts.
+    pub connector: BoxConnector,
+}
+
+/// One outbound, ready to dial: its name, what it is made of and its connector.
+#[derive(Debug, Clone)]
+pub struct OutboundPipeline {
+    /// The outbound's name.
+    pub name: Arc<str>,
+    /// The kinds of its layers, in the order client bytes pass through them.
+    pub layers: Vec<String>,
+    /// The outbounds a group (`balance`, `select`) chooses among, in the order listed.
+    pub members: Vec<String>,
+    /// The member a `select` group uses until another is chosen.
+    pub default: Option<String>,
+    /// The pipeline, entering its name in each connection's chain.
     pub connector: BoxConnector,
 }
 
@@ -35,8 +52,12 @@ pub struct InboundPipeline {
 pub struct Pipelines {
     /// Every inbound in file order.
     pub inbounds: Vec<InboundPipeline>,
+    /// Every outbound in file order.
+    pub outbounds: Vec<OutboundPipeline>,
     /// Process-wide limits.
     pub limits: Limits,
+    /// The admin server's settings, if it is configured.
+    pub admin: Option<AdminConfig>,
 }
 
 /// Builds every pipeline of `config`; each outbound is built once and shared by its users.
@@ -44,7 +65,17 @@ pub struct Pipelines {
 /// An outbound that refers to another (`balance`) has it built first, on demand; a cycle is
 /// reported at the first outbound of the cycle.
 pub fn build(config: &Config, registry: &Registry) -> Result<Pipelines, ConfigError> {
-    let resources = resources(config)?;
+    build_with(config, registry, Extensions::new())
+}
+
+/// As [`build`], with shared `resources` that layers take by type (such as the
+/// [`Selections`](xypro_select::Selections) that keep `select` choices across reloads).
+pub fn build_with(
+    config: &Config,
+    registry: &Registry,
+    resources: Extensions,
+) -> Result<Pipelines, ConfigError> {
+    let resources = add_config_resources(config, resources)?;
     let builder = Builder {
         config,
         registry,
@@ -64,23 +95,53 @@ pub fn build(config: &Config, registry: &Registry) -> Result<Pipelines, ConfigEr
             Step::Key("pipeline"),
         ];
         let entries = &registry.inbound;
-        let acceptor = builder.chain(&path, &inbound.pipeline, entries, Some(inbound.listen))?;
+        let layers = &inbound.pipeline;
+        let acceptor = builder.chain(name, &path, layers, entries, Some(inbound.listen))?;
         inbounds.push(InboundPipeline {
             name: Arc::from(name.as_str()),
             listen: inbound.listen,
+            protocol: Arc::from(layers.last().map_or("", |spec| spec.kind.as_str())),
             acceptor,
             connector: builder.outbound(&inbound.outbound)?,
         });
     }
+    let outbounds = config
+        .raw
+        .outbounds
+        .iter()
+        .map(|(name, layers)| {
+            let members: Vec<String> = group_option(layers, "outbounds")
+                .and_then(|v| serde_yaml::from_value(v.clone()).ok())
+                .unwrap_or_default();
+            let is_select = layers.last().is_some_and(|spec| spec.kind == "select");
+            let default = match group_option(layers, "default").and_then(|v| v.as_str()) {
+                Some(default) => Some(default.to_owned()),
+                None if is_select => members.first().cloned(),
+                None => None,
+            };
+            Ok(OutboundPipeline {
+                name: Arc::from(name.as_str()),
+                layers: layers.iter().map(|spec| spec.kind.clone()).collect(),
+                members,
+                default,
+                connector: builder.outbound(name)?,
+            })
+        })
+        .collect::<Result<_, ConfigError>>()?;
     Ok(Pipelines {
         inbounds,
+        outbounds,
         limits: config.raw.limits.clone(),
+        admin: config.admin(),
     })
 }
 
-/// What layers share, from the config's top-level keys: the resolver (`dns:`) and the rule
+/// Adds what layers share from the config's top-level keys: the resolver (`dns:`) and the rule
 /// sets and GeoIP database routing rules name (`rule_sets:`, `geoip:`), each file read once.
-fn resources(config: &Config) -> Result<Extensions, ConfigError> {
+fn add_config_resources(
+    config: &Config,
+    mut resources: Extensions,
+) -> Result<Extensions, ConfigError> {
     let base_dir = config.base_dir();
     let dns = config.raw.dns.clone().unwrap_or_default();
     let resolver = dns.build().map_err(|e| {
@@ -103,10 +164,14 @@ fn resources(config: &Config) -> Result<Extensions, ConfigError> {
             .map_err(|e| config.error(&[Step::Key("geoip")], crate::error_chain(&e)))?;
         routing.geoip = Some(Arc::new(geoip));
     }
-    let mut resources = Extensions::new();
     resources.insert(resolver);
     resources.insert(routing);
     Ok(resources)
+}
+
+/// An option of a pipeline's last layer, where groups (`balance`, `select`) name their members.
+fn group_option<'a>(layers: &'a [LayerSpec], key: &str) -> Option<&'a serde_yaml::Value> {
+    layers.last()?.options.get(key)
 }
 
 /// The state of one build: what is built, what is being built, the first located failure.
@@ -130,7 +195,7 @@ impl Builder<'_> {
         self.building.borrow_mut().push(name.to_owned());
         let path = [Step::Key("outbounds"), Step::Key(name)];
         let layers = &self.config.raw.outbounds[name];
-        let built = self.chain(&path, layers, &self.registry.outbound, None);
+        let built = self.chain(name, &path, layers, &self.registry.outbound, None);
         self.building.borrow_mut().pop();
         let connector = Named::boxed(name, built?);
         self.built
@@ -179,6 +244,7 @@ impl Builder<'_> {
     /// Builds one pipeline from its last layer up: the last ends it, the others wrap.
     fn chain<S>(
         &self,
+        name: &str,
         path: &[Step<'_>],
         layers: &[LayerSpec],
         entries: &BTreeMap<String, Entry<S>>,
@@ -200,6 +266,7 @@ impl Builder<'_> {
             let below = &layers[index + 1..];
             let dial_host = dial_host(below);
             let mut ctx = BuildContext::new(self.config.base_dir())
+                .with_name(name)
                 .with_dial_host(dial_host.as_deref())
                 .with_outbounds(&lookup)
                 .with_resources(self.resources);
@@ -349,6 +416,37 @@ mod tests {
         let err = build(&Config::parse("t.yaml", text.into()).unwrap(), &registry()).unwrap_err();
         assert_eq!(err.key, "inbounds.s.pipeline[0].vless.users[0].id", "{err}");
         assert_eq!(err.line, Some(7), "{err}");
+    }
+
+    #[tokio::test]
+    async fn select_choices_outlive_a_rebuild_while_the_member_exists() {
+        use tower::ServiceExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let selections = xypro_select::Selections::new();
+        let build_members = |members: &str| {
+            let outbounds = format!(
+                "  a: [{{ select: {{ outbounds: [{members}] }} }}]\n  b: [direct]\n  c: [direct]\n"
+            );
+            let mut resources = Extensions::new();
+            resources.insert(selections.clone());
+            build_with(&config(&outbounds), &registry(), resources).unwrap()
+        };
+        let chain = |pipelines: Pipelines| async move {
+            let target = xypro_core::Target::tcp(addr);
+            let context = target.context.clone();
+            let a = pipelines.outbounds[0].connector.clone();
+            a.oneshot(target).await.unwrap();
+            context.route().chain.join(">")
+        };
+        let first = build_members("b, c");
+        assert_eq!(first.outbounds[0].members, ["b", "c"]);
+        assert_eq!(first.outbounds[0].default.as_deref(), Some("b"));
+        assert_eq!(chain(first).await, "a>b");
+        selections.group("a").choose("c");
+        assert_eq!(chain(build_members("b, c")).await, "a>c");
+        assert_eq!(chain(build_members("b")).await, "a>b");
+        assert_eq!(chain(build_members("c, b")).await, "a>c");
     }
 
     #[test]

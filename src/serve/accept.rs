@@ -99,10 +99,13 @@ async fn handle(
         }
         Ok(Err(e)) => {
             drop(slot);
-            tracing::info!("handshake failed: {}", error_chain(&*e));
+            let failure = super::failures::record(&inbound.name, &*e);
+            let (stage, reason) = (failure.stage, failure.reason);
+            tracing::info!(stage, reason, "handshake failed: {}", error_chain(&*e));
         }
         Err(_) => {
             drop(slot);
+            super::failures::record_deadline(&inbound.name);
             tracing::info!("handshake failed: not done within {deadline:?}");
         }
     }

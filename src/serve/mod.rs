@@ -2,23 +2,35 @@
 //! demand, and graceful shutdown.
 
 mod accept;
+mod failures;
 mod gate;
 mod linger;
 
+pub use failures::{HandshakeFailure, classify, handshake_failures};
+
 use crate::{
+    admin::{self, AdminServer, Controls, DialMetrics, LogControl},
     config::{Config, Limits},
     pipeline::{self, InboundPipeline, Pipelines, Registry},
 };
 use gate::GateLimits;
-use std::{collections::HashMap, io, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    io,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 use tokio::{
     net::TcpListener,
-    sync::{Semaphore, watch},
+    sync::{Semaphore, mpsc, watch},
     task::JoinHandle,
 };
 use xypro_core::{
-    BoxError, ConnectionTable, Dispatch, DispatchSettings, ListeningPort, error_chain,
+    BoxError, ConnectionTable, Dispatch, DispatchSettings, Extensions, ListeningPort, error_chain,
 };
+use xypro_select::Selections;
 
 /// How long connections closed at the end of the grace period get to finish their last log
 /// line and close.
@@ -34,6 +46,10 @@ pub struct Server {
     max_connections: usize,
     settings: watch::Sender<Settings>,
     dispatch: Dispatch,
+    /// The `select` choices, kept across reloads.
+    selections: Selections,
+    /// The admin server, when the config has one; it outlives reloads.
+    admin: Option<AdminServer>,
 }
 
 /// What every listener applies to each connection it accepts; a reload may change it.
@@ -83,12 +99,27 @@ impl Drop for Server {
 }
 
 impl Server {
-    /// Loads `path`, builds its pipelines and binds every listener.
+    /// Loads `path`, builds its pipelines and binds every listener (and the admin server).
     pub async fn start(path: impl Into<PathBuf>, registry: Registry) -> Result<Server, BoxError> {
+        Self::start_with(path, registry, Controls::default()).await
+    }
+
+    /// As [`start`](Self::start), with the reloads and log level the admin API may steer.
+    pub async fn start_with(
+        path: impl Into<PathBuf>,
+        registry: Registry,
+        controls: Controls,
+    ) -> Result<Server, BoxError> {
         let path = path.into();
-        let pipelines = load(&path, &registry)?;
+        let selections = Selections::new();
+        let pipelines = load(&path, &registry, &selections)?;
         let max_connections = pipelines.limits.max_connections;
-        let dispatch = Dispatch::new(ConnectionTable::new(), settings_of(&pipelines));
+        let (table, settings) = (ConnectionTable::new(), settings_of(&pipelines));
+        let dials = Arc::new(DialMetrics::default());
+        let dispatch = match pipelines.admin {
+            Some(_) => Dispatch::with_observer(table, settings, dials.clone()),
+            None => Dispatch::new(table, settings),
+        };
         let mut server = Server {
             path,
             registry,
@@ -97,9 +128,30 @@ impl Server {
             max_connections,
             settings: watch::Sender::new(Settings::of(&pipelines.limits)),
             dispatch,
+            selections,
+            admin: None,
         };
-        server.apply(pipelines).await?;
+        server.apply(pipelines.clone()).await?;
+        if let Some(config) = &pipelines.admin {
+            let shared = admin::Shared {
+                table: server.connections().clone(),
+                selections: server.selections.clone(),
+                controls,
+                dials,
+                base_dir: base_dir(&server.path),
+            };
+            let bound = server.local_addrs();
+            let admin = AdminServer::start(config, shared, &pipelines, &bound)
+                .await
+                .map_err(|e| format!("admin: cannot listen on {}: {e}", config.listen))?;
+            server.admin = Some(admin);
+        }
         Ok(server)
+    }
+
+    /// Where the admin server listens, when the config has one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(AdminServer::local_addr)
     }
 
     /// Every inbound's name and the address it actually listens on.
@@ -119,13 +171,21 @@ impl Server {
     ///
     /// An invalid file is rejected and the running config stays in force.
     pub async fn reload(&mut self) -> Result<(), BoxError> {
-        let pipelines = load(&self.path, &self.registry)?;
+        let pipelines = load(&self.path, &self.registry, &self.selections)?;
         if pipelines.limits.max_connections != self.max_connections {
             tracing::warn!("limits.max_connections changes only on restart");
         }
         self.dispatch.set_settings(settings_of(&pipelines));
         self.settings.send_replace(Settings::of(&pipelines.limits));
-        self.apply(pipelines).await
+        let applied = self.apply(pipelines.clone()).await;
+        match &self.admin {
+            Some(admin) => admin.update(pipelines.admin.as_ref(), &pipelines, &self.local_addrs()),
+            None if pipelines.admin.is_some() => {
+                tracing::warn!("the admin server starts only on restart");
+            }
+            None => {}
+        }
+        applied
     }
 
     /// Swaps pipelines where the address is unchanged, closes the rest, then binds what is new.
@@ -223,28 +283,44 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
-fn load(path: &std::path::Path, registry: &Registry) -> Result<Pipelines, BoxError> {
+/// Loads and builds the config at `path`, `select` groups keeping their choices in `selections`.
+fn load(path: &Path, registry: &Registry, selections: &Selections) -> Result<Pipelines, BoxError> {
     let config = Config::load(path)?;
-    Ok(pipeline::build(&config, registry)?)
+    let mut resources = Extensions::new();
+    resources.insert(selections.clone());
+    Ok(pipeline::build_with(&config, registry, resources)?)
+}
+
+/// The directory relative paths in the config at `path` are resolved against.
+fn base_dir(path: &Path) -> PathBuf {
+    path.parent().unwrap_or(Path::new(".")).to_owned()
 }
 
 fn settings_of(pipelines: &Pipelines) -> DispatchSettings {
     DispatchSettings::new(pipelines.limits.idle_timeout)
 }
 
-/// Runs the config at `path` until SIGINT or SIGTERM, reloading it on SIGHUP.
-pub async fn run_until_signalled(path: PathBuf, registry: Registry) -> Result<(), BoxError> {
+/// Runs the config at `path` until SIGINT or SIGTERM, reloading it on SIGHUP or when the admin
+/// API asks; `logs` lets the admin API stream logs and change the level.
+pub async fn run_until_signalled(
+    path: PathBuf,
+    registry: Registry,
+    logs: Option<LogControl>,
+) -> Result<(), BoxError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut server = Server::start(path, registry).await?;
+    let (reload, mut reloads) = mpsc::channel::<admin::ReloadRequest>(4);
+    let controls = Controls {
+        reload: Some(reload),
+        logs,
+    };
+    let mut server = Server::start_with(path, registry, controls).await?;
     loop {
         tokio::select! {
-            _ = hangup.recv() => match server.reload().await {
-                Ok(()) => tracing::info!("configuration reloaded"),
-                Err(e) => tracing::error!("reload rejected, keeping the running configuration: {}", error_chain(&*e)),
-            },
+            _ = hangup.recv() => drop(reload_logged(&mut server).await),
+            Some(answer) = reloads.recv() => drop(answer.send(reload_logged(&mut server).await)),
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }
@@ -252,4 +328,19 @@ pub async fn run_until_signalled(path: PathBuf, registry: Registry) -> Result<()
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+/// Reloads `server`, logging the outcome; the error is the message for the admin API.
+async fn reload_logged(server: &mut Server) -> Result<(), String> {
+    match server.reload().await {
+        Ok(()) => {
+            tracing::info!("configuration reloaded");
+            Ok(())
+        }
+        Err(e) => {
+            let message = error_chain(&*e);
+            tracing::error!("reload rejected, keeping the running configuration: {message}");
+            Err(message)
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Shared helpers for end-to-end tests: run the real binary, real targets on 127.0.0.1:0.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod admin;
 pub mod dns;
 pub mod flows;
 pub mod peers;

@@ -165,3 +165,49 @@ pub async fn banner_server(banner: &'static [u8]) -> SocketAddr {
 pub async fn counting_echo_server() -> (SocketAddr, mpsc::UnboundedReceiver<()>) {
     serve(echo).await
 }
+
+/// An HTTP server that answers each request with `total` bytes, `chunk` at a time every
+/// `period`, like a slow download; reports how many bytes each response got out before it
+/// ended (the whole `total`, or less when the client went away).
+pub async fn slow_http_server(
+    total: usize,
+    chunk: usize,
+    period: std::time::Duration,
+) -> (SocketAddr, mpsc::UnboundedReceiver<usize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {total}\r\nconnection: close\r\n\r\n"
+                );
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let data = vec![b'x'; chunk];
+                let mut sent = 0;
+                while sent < total {
+                    let n = chunk.min(total - sent);
+                    if stream.write_all(&data[..n]).await.is_err() {
+                        break;
+                    }
+                    sent += n;
+                    tokio::time::sleep(period).await;
+                }
+                let _ = tx.send(sent);
+            });
+        }
+    });
+    (addr, rx)
+}

@@ -51,7 +51,8 @@ impl DatagramBudget {
         self.shared.used.load(Ordering::Relaxed)
     }
 
-    /// Datagrams dropped so far because the budget was spent or the destination was gone.
+    /// Datagrams this session dropped so far because the budget was spent or the destination was
+    /// gone (the process-wide count is [`events::DATAGRAMS_DROPPED`](crate::events::DATAGRAMS_DROPPED)).
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
     }
@@ -59,6 +60,7 @@ impl DatagramBudget {
     /// Counts a datagram the session dropped for a reason of its own (a cap, a foreign sender).
     pub fn count_drop(&self) {
         self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        crate::events::DATAGRAMS_DROPPED.inc();
     }
 
     fn try_take(&self, cost: usize) -> bool {

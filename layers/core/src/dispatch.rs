@@ -14,7 +14,7 @@ use std::{
     future::Future,
     io,
     sync::{Arc, Mutex, PoisonError},
-    time::Duration,
+    time::{Duration, Instant},
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
@@ -40,6 +40,12 @@ impl Default for DispatchSettings {
     }
 }
 
+/// Told how each connection's dial through its outbound went, for metrics.
+pub trait DialObserver: Send + Sync + fmt::Debug + 'static {
+    /// `context` finished dialling after `elapsed`: connected, or failed with a [`Failure`].
+    fn dialled(&self, context: &ConnectionContext, elapsed: Duration, outcome: Result<(), Failure>);
+}
+
 /// Runs logical connections and keeps them in its [`ConnectionTable`]; clones share both.
 #[derive(Clone)]
 pub struct Dispatch {
@@ -49,6 +55,7 @@ pub struct Dispatch {
 struct Shared {
     table: ConnectionTable,
     settings: Mutex<DispatchSettings>,
+    observer: Option<Arc<dyn DialObserver>>,
 }
 
 impl fmt::Debug for Dispatch {
@@ -69,10 +76,28 @@ impl Default for Dispatch {
 impl Dispatch {
     /// A dispatch recording connections in `table`.
     pub fn new(table: ConnectionTable, settings: DispatchSettings) -> Self {
+        Self::build(table, settings, None)
+    }
+
+    /// A dispatch recording connections in `table` and telling `observer` about each dial.
+    pub fn with_observer(
+        table: ConnectionTable,
+        settings: DispatchSettings,
+        observer: Arc<dyn DialObserver>,
+    ) -> Self {
+        Self::build(table, settings, Some(observer))
+    }
+
+    fn build(
+        table: ConnectionTable,
+        settings: DispatchSettings,
+        observer: Option<Arc<dyn DialObserver>>,
+    ) -> Self {
         Dispatch {
             shared: Arc::new(Shared {
                 table,
                 settings: Mutex::new(settings),
+                observer,
             }),
         }
     }
@@ -119,7 +144,7 @@ impl Dispatch {
         let outcome = tokio::select! {
             biased;
             () = context.closed() => Outcome::Closed,
-            outcome = connect_and_relay(target, reply, connector, idle) => outcome,
+            outcome = self.connect_and_relay(target, reply, connector, idle) => outcome,
         };
         outcome.log(&context);
     }
@@ -255,27 +280,39 @@ fn adopt(parent: &ConnectionContext, target: &Target) -> ConnectionContext {
     parent.child_with(own.meta().clone(), own.network(), own.destination().clone())
 }
 
-/// Dials, answers the client, relays.
-async fn connect_and_relay(
-    target: Target,
-    reply: Box<dyn Reply>,
-    connector: BoxConnector,
-    idle: Duration,
-) -> Outcome {
-    let traffic_of = target.context.clone();
-    let mut remote = match connector.oneshot(target).await {
-        Ok(remote) => remote,
-        Err(error) => {
-            let failure = Failure::classify(&*error);
-            let _ = reply.fail(failure).await;
-            return Outcome::ConnectFailed { failure, error };
+impl Dispatch {
+    /// Dials, answers the client, relays.
+    async fn connect_and_relay(
+        &self,
+        target: Target,
+        reply: Box<dyn Reply>,
+        connector: BoxConnector,
+        idle: Duration,
+    ) -> Outcome {
+        let context = target.context.clone();
+        let started = Instant::now();
+        let dialled = connector.oneshot(target).await;
+        if let Some(observer) = &self.shared.observer {
+            let outcome = dialled
+                .as_ref()
+                .map(drop)
+                .map_err(|e| Failure::classify(&**e));
+            observer.dialled(&context, started.elapsed(), outcome);
         }
-    };
-    let mut client = match reply.succeed().await {
-        Ok(client) => client,
-        Err(e) => return Outcome::ClientGone(e),
-    };
-    Outcome::Relayed(relay(&mut client, &mut remote, Some(idle), traffic_of.traffic()).await)
+        let mut remote = match dialled {
+            Ok(remote) => remote,
+            Err(error) => {
+                let failure = Failure::classify(&*error);
+                let _ = reply.fail(failure).await;
+                return Outcome::ConnectFailed { failure, error };
+            }
+        };
+        let mut client = match reply.succeed().await {
+            Ok(client) => client,
+            Err(e) => return Outcome::ClientGone(e),
+        };
+        Outcome::Relayed(relay(&mut client, &mut remote, Some(idle), context.traffic()).await)
+    }
 }
 
 /// How a connection ended, for its one log line.
@@ -480,5 +517,36 @@ mod tests {
             .connect(target(), Box::new(Expect(tx)), refuse)
             .await;
         assert_eq!(rx.await.unwrap(), Failure::ConnectionRefused);
+    }
+
+    #[tokio::test]
+    async fn the_observer_hears_of_every_dial() {
+        #[derive(Debug, Default)]
+        struct Record(Mutex<Vec<Result<(), Failure>>>);
+        impl DialObserver for Record {
+            fn dialled(&self, _: &ConnectionContext, _: Duration, outcome: Result<(), Failure>) {
+                self.0.lock().unwrap().push(outcome);
+            }
+        }
+        let record = Arc::new(Record::default());
+        let dispatch = Dispatch::with_observer(
+            ConnectionTable::new(),
+            DispatchSettings::default(),
+            record.clone(),
+        );
+        let refuse = BoxConnector::new(service_fn(|_: Target| async {
+            Err::<BoxIo, BoxError>(io::Error::from(io::ErrorKind::ConnectionRefused).into())
+        }));
+        let (_client, server_end) = duplex(64);
+        dispatch
+            .connect(target(), Handover::new(server_end), refuse)
+            .await;
+        let (client, server_end) = duplex(64);
+        drop(client);
+        dispatch
+            .connect(target(), Handover::new(server_end), echo_connector())
+            .await;
+        let outcomes = record.0.lock().unwrap().clone();
+        assert_eq!(outcomes, [Err(Failure::ConnectionRefused), Ok(())]);
     }
 }

@@ -14,6 +14,7 @@ mod datagram_pipe;
 mod dispatch;
 pub mod duration;
 mod error;
+pub mod events;
 mod extensions;
 mod forward;
 mod guarded;
@@ -38,7 +39,9 @@ pub use datagram::{DatagramReader, MAX_DATAGRAM, encode_datagram, write_datagram
 pub use datagram_pipe::{
     DatagramBudget, DatagramSender, DatagramSink, DatagramStream, Dropped, datagram_pipe,
 };
-pub use dispatch::{Busy, DIALS_PER_SESSION, Dispatch, DispatchSettings, SessionDispatch};
+pub use dispatch::{
+    Busy, DIALS_PER_SESSION, DialObserver, Dispatch, DispatchSettings, SessionDispatch,
+};
 pub use error::{BoxError, Denied, Failure, ResolveError, error_chain};
 pub use extensions::Extensions;
 pub use guarded::Guarded;

@@ -98,10 +98,11 @@ impl fmt::Display for InvalidOptions {
 /// Looks up another outbound pipeline of the same config by name.
 pub type OutboundLookup<'a> = &'a dyn Fn(&str) -> Result<BoxConnector, InvalidOptions>;
 
-/// Where a layer is being built: the config's directory, the inbound's listener, the host the
-/// hop below reaches, the other outbounds and shared resources.
+/// Where a layer is being built: the pipeline's name, the config's directory, the inbound's
+/// listener, the host the hop below reaches, the other outbounds and shared resources.
 #[derive(Clone, Copy)]
 pub struct BuildContext<'a> {
+    name: Option<&'a str>,
     base_dir: &'a Path,
     listen: Option<SocketAddr>,
     dial_host: Option<&'a str>,
@@ -113,12 +114,19 @@ impl<'a> BuildContext<'a> {
     /// A context resolving relative paths against `base_dir`.
     pub fn new(base_dir: &'a Path) -> Self {
         BuildContext {
+            name: None,
             base_dir,
             listen: None,
             dial_host: None,
             outbounds: None,
             resources: None,
         }
+    }
+
+    /// Sets the name of the pipeline (the outbound or inbound) the layer belongs to.
+    pub fn with_name(mut self, name: &'a str) -> Self {
+        self.name = Some(name);
+        self
     }
 
     /// Sets the inbound's listening address (accept-side layers).
@@ -143,6 +151,11 @@ impl<'a> BuildContext<'a> {
     pub fn with_resources(mut self, resources: &'a Extensions) -> Self {
         self.resources = Some(resources);
         self
+    }
+
+    /// The name of the pipeline the layer belongs to, when the builder gives one.
+    pub fn name(&self) -> Option<&'a str> {
+        self.name
     }
 
     /// The directory relative paths are resolved against (the config file's).
@@ -191,6 +204,7 @@ impl Default for BuildContext<'static> {
 impl fmt::Debug for BuildContext<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BuildContext")
+            .field("name", &self.name)
             .field("base_dir", &self.base_dir)
             .field("listen", &self.listen)
             .field("dial_host", &self.dial_host)
@@ -223,6 +237,8 @@ mod tests {
         assert!(ctx.listen().is_err());
         assert!(ctx.outbound("tunnel").is_err());
         assert!(ctx.resource::<u8>().is_none());
+        assert_eq!(ctx.name(), None);
+        assert_eq!(ctx.with_name("tunnel").name(), Some("tunnel"));
         let listen = "127.0.0.1:1080".parse().unwrap();
         assert_eq!(ctx.with_listen(listen).listen().unwrap(), listen);
     }

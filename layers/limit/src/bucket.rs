@@ -79,6 +79,9 @@ impl ByteBucket {
             };
             let wait = Duration::from_nanos((missing / self.rate * 1e9).ceil() as u64);
             let deadline = now + wait;
+            if timer.as_ref().is_none_or(|timer| timer.is_elapsed()) {
+                xypro_core::events::RATE_LIMIT_BYTE_WAITS.inc();
+            }
             let timer = match timer {
                 Some(timer) => {
                     timer.as_mut().reset(deadline);

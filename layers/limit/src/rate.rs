@@ -135,6 +135,7 @@ impl Shared {
         // Not governor's `until_ready`: it sleeps on a wall-clock timer that paused tokio
         // time cannot drive.
         while let Err(not_until) = limiter.check_key(user) {
+            xypro_core::events::RATE_LIMIT_CONNECTION_WAITS.inc();
             tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
         }
     }
@@ -268,6 +269,9 @@ where
                     self.wait = None;
                 }
                 Err(wait) => {
+                    if self.wait.is_none() {
+                        xypro_core::events::RATE_LIMIT_CONNECTION_WAITS.inc();
+                    }
                     let deadline = tokio::time::Instant::now() + wait;
                     let sleep = self
                         .wait

@@ -111,6 +111,12 @@ where
             };
             let conn = stream.get_mut().1;
             conn.set_buffer_limit(Some(crate::SEND_BUFFER_LIMIT));
+            match conn.handshake_kind() {
+                Some(rustls::HandshakeKind::Resumed) => {
+                    xypro_core::events::TLS_CONNECTED_RESUMED.inc()
+                }
+                _ => xypro_core::events::TLS_CONNECTED_FULL.inc(),
+            }
             tracing::debug!(
                 handshake = ?conn.handshake_kind(),
                 group = ?conn.negotiated_key_exchange_group().map(|g| g.name()),

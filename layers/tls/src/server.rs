@@ -45,7 +45,12 @@ impl Upgrade for TlsUpgrade {
             };
             let conn = stream.get_mut().1;
             conn.set_buffer_limit(Some(crate::SEND_BUFFER_LIMIT));
-            incoming.extensions.insert(tls_info(conn));
+            let info = tls_info(conn);
+            match info.resumed {
+                true => xypro_core::events::TLS_ACCEPTED_RESUMED.inc(),
+                false => xypro_core::events::TLS_ACCEPTED_FULL.inc(),
+            }
+            incoming.extensions.insert(info);
             incoming.replace_io(stream);
             Ok(incoming)
         })

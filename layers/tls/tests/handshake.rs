@@ -114,6 +114,16 @@ async fn handshake_negotiates_http11_and_echoes() {
 
 #[tokio::test]
 async fn second_connection_is_resumed() {
+    use xypro_core::events::{
+        TLS_ACCEPTED_FULL, TLS_ACCEPTED_RESUMED, TLS_CONNECTED_FULL, TLS_CONNECTED_RESUMED,
+    };
+    let counters = [
+        &TLS_ACCEPTED_FULL,
+        &TLS_ACCEPTED_RESUMED,
+        &TLS_CONNECTED_FULL,
+        &TLS_CONNECTED_RESUMED,
+    ];
+    let before = counters.map(|c| c.get());
     let (addr, _outcomes) = serve(test_server(None)).await;
     let connector = connector(addr, &test_client("localhost")).unwrap();
     let mut first = connector.clone().oneshot(target()).await.unwrap();
@@ -128,6 +138,10 @@ async fn second_connection_is_resumed() {
         Some(HandshakeKind::Resumed)
     );
     echo_round_trip(&mut second).await;
+    // Each side counted one full and one resumed handshake (other tests may add more).
+    for (counter, before) in counters.iter().zip(before) {
+        assert!(counter.get() > before);
+    }
 }
 
 #[tokio::test]

@@ -129,8 +129,11 @@ async fn connections_pass_in_a_burst_then_at_the_rate_across_clones() {
     let layer = RateLimitLayer::new(connections(4, 3, false));
     // Two services from the same layer, each cloned per call: one shared budget.
     let services = vec![layer.layer(source(0)), layer.layer(source(0))];
+    let waits = xypro_core::events::RATE_LIMIT_CONNECTION_WAITS.get();
     let times = admission_times(services, (0..9).map(|_| target(None)).collect()).await;
     assert_close(&times, &[0, 0, 0, 250, 500, 750, 1000, 1250, 1500]);
+    // Six connections waited (other tests may count too, never fewer).
+    assert!(xypro_core::events::RATE_LIMIT_CONNECTION_WAITS.get() >= waits + 6);
 }
 
 #[tokio::test(start_paused = true)]
@@ -163,7 +166,9 @@ async fn eight_mib_at_one_mib_per_second_takes_eight_seconds() {
     let service = RateLimitLayer::new(bytes(MIB, false)).layer(source(8 * MIB));
     let stream = service.oneshot(target(None)).await.unwrap();
     let start = Instant::now();
+    let waits = xypro_core::events::RATE_LIMIT_BYTE_WAITS.get();
     assert_eq!(drain(stream).await, 8 * MIB);
+    assert!(xypro_core::events::RATE_LIMIT_BYTE_WAITS.get() >= waits + 70);
     let took = start.elapsed();
     // 8 MiB less the 0.1 s burst and the last read's debt: about 7.84 s.
     assert!(
