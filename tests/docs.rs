@@ -1,8 +1,9 @@
-//! The README's configs stay true: every YAML pipeline in it passes `check`.
+//! The README's configs stay true: every YAML pipeline in it passes `check`, beside the files
+//! README shows (`# NAME` text blocks).
 
 mod common;
 
-use common::{TempDir, repo_root, run_cli};
+use common::{TempDir, readme_files, repo_root, run_cli};
 
 #[test]
 fn every_readme_pipeline_passes_check() {
@@ -30,6 +31,9 @@ fn every_readme_pipeline_passes_check() {
             yaml.push_str("outbounds:\n  free:\n    - direct\n");
         }
         let dir = TempDir::new();
+        for (name, contents) in readme_files() {
+            std::fs::write(dir.path().join(name), contents).unwrap();
+        }
         let path = dir.path().join("readme.yaml");
         std::fs::write(&path, &yaml).unwrap();
         let (code, out, err) = run_cli(&["check", "-c", path.to_str().unwrap()]);

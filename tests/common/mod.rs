@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod admin;
+pub mod browser;
 pub mod dns;
 pub mod flows;
 pub mod peers;
@@ -43,7 +44,15 @@ impl Proxy {
 
     /// As [`Proxy::start`], with `RUST_LOG` set to `log` (for debug-level lines such as drop counts).
     pub fn start_with_log(yaml: &str, log: &str) -> Proxy {
+        Self::start_with_files(yaml, &[], log)
+    }
+
+    /// As [`Proxy::start_with_log`], with `files` (name, contents) written beside the config.
+    pub fn start_with_files(yaml: &str, files: &[(String, String)], log: &str) -> Proxy {
         let dir = TempDir::new();
+        for (name, contents) in files {
+            std::fs::write(dir.path().join(name), contents).unwrap();
+        }
         let path = dir.path().join("config.yaml");
         std::fs::write(&path, yaml).unwrap();
         let inbounds = count_inbounds(yaml);
@@ -234,4 +243,31 @@ pub fn cert(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
+}
+
+/// The first fenced block of language `lang` in README.md that contains `needle`.
+pub fn readme_block(lang: &str, needle: &str) -> String {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    readme
+        .split(&format!("```{lang}\n"))
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .find(|block| block.contains(needle))
+        .unwrap_or_else(|| panic!("README.md has no {lang} block with {needle:?}"))
+        .to_owned()
+}
+
+/// The files README.md shows as text blocks whose first line is `# NAME`: (NAME, contents).
+pub fn readme_files() -> Vec<(String, String)> {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    readme
+        .split("```text\n# ")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .filter_map(|block| {
+            let (name, contents) = block.split_once('\n')?;
+            let is_name = !name.contains(' ') && name.contains('.');
+            is_name.then(|| (name.to_owned(), contents.to_owned()))
+        })
+        .collect()
 }
