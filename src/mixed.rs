@@ -14,9 +14,10 @@ use tokio::io::AsyncReadExt;
 use tower::{Service, ServiceExt};
 use xypro_core::{
     Accepted, BoxError, BuildContext, Incoming, InvalidOptions, LayerOptions, Prefixed,
+    UserOptions, refuse_open_proxy,
 };
 use xypro_http::{HttpAcceptor, HttpOptions};
-use xypro_socks5::{Socks4Acceptor, Socks5Acceptor, Socks5Options, UserOptions};
+use xypro_socks5::{Socks4Acceptor, Socks5Acceptor, Socks5Options};
 
 /// Options of the `mixed` layer: those of `socks5` and `http` together.
 #[derive(Debug, Clone, Deserialize)]
@@ -60,12 +61,7 @@ fn yes() -> bool {
 impl MixedOptions {
     /// Checks the options against the listening address and builds the acceptor.
     pub fn acceptor(&self, listen: SocketAddr) -> Result<MixedAcceptor, InvalidOptions> {
-        if self.users.is_empty() && !listen.ip().is_loopback() && !self.allow_open {
-            return Err(InvalidOptions::new(format!(
-                "refusing an open mixed proxy on non-loopback address {listen}: \
-                 add `users`, or set `allow_open: true` if you really mean it"
-            )));
-        }
+        refuse_open_proxy("mixed", &self.users, listen, self.allow_open)?;
         let socks = Socks5Options {
             users: self.users.clone(),
             udp: self.udp,
@@ -78,14 +74,7 @@ impl MixedOptions {
         }
         .settings(listen)?;
         let http = HttpOptions {
-            users: self
-                .users
-                .iter()
-                .map(|u| xypro_http::UserOptions {
-                    user: u.user.clone(),
-                    pass: u.pass.clone(),
-                })
-                .collect(),
+            users: self.users.clone(),
             allow_open: self.allow_open,
             allow_private: self.allow_private,
             handshake_timeout: self.handshake_timeout,

@@ -3,17 +3,10 @@
 use crate::HttpAcceptor;
 use serde::Deserialize;
 use std::{net::SocketAddr, time::Duration};
-use xypro_core::{BuildContext, DestinationPolicy, InvalidOptions, LayerOptions, SniffSettings};
-
-/// One username/password pair for Basic authentication.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct UserOptions {
-    /// Username, 1-255 bytes, without `:`.
-    pub user: String,
-    /// Password, 1-255 bytes.
-    pub pass: String,
-}
+use xypro_core::{
+    BuildContext, DestinationPolicy, InvalidOptions, LayerOptions, SniffSettings, UserOptions,
+    password_users, refuse_open_proxy,
+};
 
 /// Options of the `http` layer.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -50,21 +43,11 @@ pub struct HttpSettings {
     pub handshake_timeout: Duration,
     /// How long a kept-alive connection waits for the first byte of its next request.
     pub keepalive_timeout: Duration,
-    /// Refuse internal destinations (a non-loopback listener without `allow_private`).
-    pub public_only: bool,
+    /// Where requests may go: public addresses only on a non-loopback listener without
+    /// `allow_private`, never this process's own ports.
+    pub policy: DestinationPolicy,
     /// Whether CONNECT answers at once and sniffs the tunnel's first bytes.
     pub sniff: Option<SniffSettings>,
-}
-
-impl HttpSettings {
-    /// The destination policy of every request: never this process's own listeners, and
-    /// public addresses only where `public_only` says so.
-    pub fn policy(&self) -> DestinationPolicy {
-        match self.public_only {
-            true => DestinationPolicy::public_only(),
-            false => DestinationPolicy::not_self(),
-        }
-    }
 }
 
 impl Default for HttpSettings {
@@ -73,7 +56,7 @@ impl Default for HttpSettings {
             users: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(60),
-            public_only: false,
+            policy: DestinationPolicy::not_self(),
             sniff: None,
         }
     }
@@ -90,15 +73,8 @@ impl LayerOptions for HttpOptions {
 impl HttpOptions {
     /// Checks the options against the listening address and builds the settings.
     pub fn settings(&self, listen: SocketAddr) -> Result<HttpSettings, InvalidOptions> {
+        let users = password_users(&self.users)?;
         for (i, user) in self.users.iter().enumerate() {
-            for (field, value) in [("user", &user.user), ("pass", &user.pass)] {
-                if value.is_empty() || value.len() > 255 {
-                    return Err(InvalidOptions::at(
-                        format!("users[{i}].{field}"),
-                        "must be 1 to 255 bytes long",
-                    ));
-                }
-            }
             if user.user.contains(':') {
                 return Err(InvalidOptions::at(
                     format!("users[{i}].user"),
@@ -106,12 +82,7 @@ impl HttpOptions {
                 ));
             }
         }
-        if self.users.is_empty() && !listen.ip().is_loopback() && !self.allow_open {
-            return Err(InvalidOptions::new(format!(
-                "refusing an open HTTP proxy on non-loopback address {listen}: \
-                 add `users`, or set `allow_open: true` if you really mean it"
-            )));
-        }
+        refuse_open_proxy("HTTP", &self.users, listen, self.allow_open)?;
         for (key, value) in [
             ("handshake_timeout", self.handshake_timeout),
             ("keepalive_timeout", self.keepalive_timeout),
@@ -122,14 +93,10 @@ impl HttpOptions {
         }
         let defaults = HttpSettings::default();
         Ok(HttpSettings {
-            users: self
-                .users
-                .iter()
-                .map(|u| (u.user.clone(), u.pass.clone()))
-                .collect(),
+            users,
             handshake_timeout: self.handshake_timeout.unwrap_or(defaults.handshake_timeout),
             keepalive_timeout: self.keepalive_timeout.unwrap_or(defaults.keepalive_timeout),
-            public_only: !listen.ip().is_loopback() && !self.allow_private,
+            policy: DestinationPolicy::for_listener(listen, self.allow_private),
             sniff: self.sniff,
         })
     }

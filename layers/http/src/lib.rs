@@ -57,6 +57,7 @@ mod server;
 mod tunnel;
 mod users;
 
-pub use config::{HttpOptions, HttpSettings, UserOptions};
+pub use config::{HttpOptions, HttpSettings};
 pub use error::HttpError;
 pub use server::HttpAcceptor;
+pub use xypro_core::UserOptions;

@@ -58,7 +58,7 @@ impl Service<Incoming> for HttpAcceptor {
 
 async fn handshake(settings: Arc<HttpSettings>, incoming: Incoming) -> Result<Accepted, HttpError> {
     let meta = incoming.meta();
-    let policy = settings.policy();
+    let policy = settings.policy.clone();
     let first_wait = settings.handshake_timeout;
     let mut client = ClientConn::new(incoming.io, settings);
     let Authorized { request, user } = client

@@ -3,20 +3,13 @@
 use crate::Socks5Acceptor;
 use serde::Deserialize;
 use std::{net::SocketAddr, time::Duration};
-use xypro_core::{BuildContext, DestinationPolicy, InvalidOptions, LayerOptions, SniffSettings};
+use xypro_core::{
+    BuildContext, DestinationPolicy, InvalidOptions, LayerOptions, SniffSettings, UserOptions,
+    password_users, refuse_open_proxy,
+};
 
 /// The most destinations `udp_max_destinations` may allow one association.
 const MAX_UDP_DESTINATIONS: usize = 65_536;
-
-/// One username/password pair (RFC 1929).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct UserOptions {
-    /// Username, 1-255 bytes.
-    pub user: String,
-    /// Password, 1-255 bytes.
-    pub pass: String,
-}
 
 /// Options of the `socks5` layer.
 #[derive(Debug, Clone, Deserialize)]
@@ -67,21 +60,11 @@ pub struct Socks5Settings {
     pub udp_idle_timeout: Duration,
     /// Most destinations per UDP association.
     pub udp_max_destinations: usize,
-    /// Refuse internal destinations (a non-loopback listener without `allow_private`).
-    pub public_only: bool,
+    /// Where requests may go: public addresses only on a non-loopback listener without
+    /// `allow_private`, never this process's own ports.
+    pub policy: DestinationPolicy,
     /// Whether CONNECT replies at once and sniffs the client's first bytes.
     pub sniff: Option<SniffSettings>,
-}
-
-impl Socks5Settings {
-    /// The destination policy of every request: never this process's own listeners, and
-    /// public addresses only where `public_only` says so.
-    pub fn policy(&self) -> DestinationPolicy {
-        match self.public_only {
-            true => DestinationPolicy::public_only(),
-            false => DestinationPolicy::not_self(),
-        }
-    }
 }
 
 impl Default for Socks5Settings {
@@ -92,7 +75,7 @@ impl Default for Socks5Settings {
             handshake_timeout: Duration::from_secs(10),
             udp_idle_timeout: Duration::from_secs(300),
             udp_max_destinations: 256,
-            public_only: false,
+            policy: DestinationPolicy::not_self(),
             sniff: None,
         }
     }
@@ -109,22 +92,8 @@ impl LayerOptions for Socks5Options {
 impl Socks5Options {
     /// Checks the options against the listening address and builds the settings.
     pub fn settings(&self, listen: SocketAddr) -> Result<Socks5Settings, InvalidOptions> {
-        for (i, user) in self.users.iter().enumerate() {
-            for (field, value) in [("user", &user.user), ("pass", &user.pass)] {
-                if value.is_empty() || value.len() > 255 {
-                    return Err(InvalidOptions::at(
-                        format!("users[{i}].{field}"),
-                        "must be 1 to 255 bytes long",
-                    ));
-                }
-            }
-        }
-        if self.users.is_empty() && !listen.ip().is_loopback() && !self.allow_open {
-            return Err(InvalidOptions::new(format!(
-                "refusing an open SOCKS5 proxy on non-loopback address {listen}: \
-                 add `users`, or set `allow_open: true` if you really mean it"
-            )));
-        }
+        let users = password_users(&self.users)?;
+        refuse_open_proxy("SOCKS5", &self.users, listen, self.allow_open)?;
         if self
             .udp_max_destinations
             .is_some_and(|n| !(1..=MAX_UDP_DESTINATIONS).contains(&n))
@@ -134,18 +103,14 @@ impl Socks5Options {
         }
         let defaults = Socks5Settings::default();
         Ok(Socks5Settings {
-            users: self
-                .users
-                .iter()
-                .map(|u| (u.user.clone(), u.pass.clone()))
-                .collect(),
+            users,
             udp: self.udp,
             handshake_timeout: self.handshake_timeout.unwrap_or(defaults.handshake_timeout),
             udp_idle_timeout: self.udp_idle_timeout.unwrap_or(defaults.udp_idle_timeout),
             udp_max_destinations: self
                 .udp_max_destinations
                 .unwrap_or(defaults.udp_max_destinations),
-            public_only: !listen.ip().is_loopback() && !self.allow_private,
+            policy: DestinationPolicy::for_listener(listen, self.allow_private),
             sniff: self.sniff,
         })
     }
@@ -182,15 +147,15 @@ mod tests {
         let public: SocketAddr = "0.0.0.0:1080".parse().unwrap();
         let users = "users: [{ user: a, pass: b }]";
         let open = options(&format!("{{ {users} }}")).settings(public).unwrap();
-        assert!(open.policy().public_only && open.policy().refuse_own_ports);
+        assert!(open.policy.public_only && open.policy.refuse_own_ports);
         let allowed = options(&format!("{{ {users}, allow_private: true }}"))
             .settings(public)
             .unwrap();
-        assert!(!allowed.policy().public_only);
+        assert!(!allowed.policy.public_only);
         let local = options("{}")
             .settings("127.0.0.1:1".parse().unwrap())
             .unwrap();
-        assert!(!local.policy().public_only && local.policy().refuse_own_ports);
+        assert!(!local.policy.public_only && local.policy.refuse_own_ports);
     }
 
     #[test]

@@ -46,7 +46,8 @@ mod socks4;
 mod udp;
 
 pub use client::{Socks5Client, decode_udp, encode_udp};
-pub use config::{Socks5Options, Socks5Settings, UserOptions};
+pub use config::{Socks5Options, Socks5Settings};
 pub use error::Socks5Error;
 pub use server::Socks5Acceptor;
 pub use socks4::Socks4Acceptor;
+pub use xypro_core::UserOptions;

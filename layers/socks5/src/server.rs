@@ -175,7 +175,7 @@ impl Authenticated {
                 reject(&mut self.io, ReplyCode::GeneralFailure, err).await
             }
             Command::Connect => {
-                let policy = settings.policy();
+                let policy = settings.policy.clone();
                 let mut target =
                     Target::new(request.address, Network::Tcp, meta).with_policy(policy);
                 let io = BoxIo::new(Prefixed::new(self.buf.freeze(), self.io));
@@ -211,8 +211,8 @@ impl Authenticated {
                 self.io.write_all(&reply).await?;
                 // RFC 1928: DST.PORT is the port the client will send from, when it knows it.
                 let from = SocketAddr::new(peer.ip(), request.address.port());
-                let target =
-                    Target::new(request.address, Network::Udp, meta).with_policy(settings.policy());
+                let target = Target::new(request.address, Network::Udp, meta)
+                    .with_policy(settings.policy.clone());
                 let association = UdpAssociation::new(self.io, socket, from, settings);
                 Ok(Accepted::Session {
                     target,

@@ -78,7 +78,8 @@ async fn handshake(
     if request.address.port() == 0 {
         return reject(&mut io, Socks5Error::Refused("destination port 0")).await;
     }
-    let target = Target::new(request.address, Network::Tcp, meta).with_policy(settings.policy());
+    let target =
+        Target::new(request.address, Network::Tcp, meta).with_policy(settings.policy.clone());
     let io = BoxIo::new(Prefixed::new(buf.freeze(), io));
     Ok(Accepted::Connect {
         target,
