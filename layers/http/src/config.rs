@@ -111,20 +111,16 @@ mod tests {
     }
 
     #[test]
-    fn open_relay_on_public_address_is_refused_unless_allowed() {
+    fn a_public_listener_needs_users_and_reaches_only_public_addresses() {
         let public: SocketAddr = "0.0.0.0:8080".parse().unwrap();
         let err = options("{}").settings(public).unwrap_err().to_string();
-        assert!(err.contains("allow_open"), "{err}");
-        assert!(options("{ allow_open: true }").settings(public).is_ok());
-        assert!(
-            options("{ users: [{ user: a, pass: b }] }")
-                .settings(public)
-                .is_ok()
-        );
-        assert!(
-            options("{}")
-                .settings("[::1]:8080".parse().unwrap())
-                .is_ok()
+        assert!(err.contains("open HTTP proxy"), "{err}");
+        let open = options("{ allow_open: true }").settings(public).unwrap();
+        assert_eq!(open.policy, DestinationPolicy::public_only());
+        let private = options("{ allow_open: true, allow_private: true }");
+        assert_eq!(
+            private.settings(public).unwrap().policy,
+            DestinationPolicy::not_self()
         );
     }
 

@@ -125,37 +125,17 @@ mod tests {
     }
 
     #[test]
-    fn open_relay_on_public_address_is_refused_unless_allowed() {
+    fn a_public_listener_needs_users_and_reaches_only_public_addresses() {
         let public: SocketAddr = "0.0.0.0:1080".parse().unwrap();
         let err = options("{}").settings(public).unwrap_err().to_string();
-        assert!(err.contains("allow_open"), "{err}");
-        assert!(options("{ allow_open: true }").settings(public).is_ok());
-        assert!(
-            options("{ users: [{ user: a, pass: b }] }")
-                .settings(public)
-                .is_ok()
+        assert!(err.contains("open SOCKS5 proxy"), "{err}");
+        let open = options("{ allow_open: true }").settings(public).unwrap();
+        assert_eq!(open.policy, DestinationPolicy::public_only());
+        let private = options("{ allow_open: true, allow_private: true }");
+        assert_eq!(
+            private.settings(public).unwrap().policy,
+            DestinationPolicy::not_self()
         );
-        assert!(
-            options("{}")
-                .settings("127.0.0.1:1080".parse().unwrap())
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn a_public_listener_reaches_only_public_addresses_unless_allowed() {
-        let public: SocketAddr = "0.0.0.0:1080".parse().unwrap();
-        let users = "users: [{ user: a, pass: b }]";
-        let open = options(&format!("{{ {users} }}")).settings(public).unwrap();
-        assert!(open.policy.public_only && open.policy.refuse_own_ports);
-        let allowed = options(&format!("{{ {users}, allow_private: true }}"))
-            .settings(public)
-            .unwrap();
-        assert!(!allowed.policy.public_only);
-        let local = options("{}")
-            .settings("127.0.0.1:1".parse().unwrap())
-            .unwrap();
-        assert!(!local.policy.public_only && local.policy.refuse_own_ports);
     }
 
     #[test]
