@@ -1,0 +1,3 @@
+//! HTTP/2 transports for xypro-stack.
+
+pub mod proto;
