@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod peers;
+
 use sha2::{Digest, Sha256};
 use std::{
     net::SocketAddr,
