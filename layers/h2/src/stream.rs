@@ -62,7 +62,7 @@ pub struct H2Stream {
     /// Gun bytes received and not yet decoded.
     undecoded: Bytes,
     shut: bool,
-    _lease: Option<Lease>,
+    lease: Option<Lease>,
 }
 
 impl fmt::Debug for H2Stream {
@@ -123,13 +123,13 @@ impl H2Stream {
             ready: Bytes::new(),
             undecoded: Bytes::new(),
             shut: false,
-            _lease: lease,
+            lease,
         }
     }
 
     /// The id of the pooled connection a client stream runs on, for tests and logs.
     pub fn connection_id(&self) -> Option<u64> {
-        self._lease.as_ref().map(Lease::connection_id)
+        self.lease.as_ref().map(Lease::connection_id)
     }
 
     /// Gives `n` bytes of receive window back to the peer.
