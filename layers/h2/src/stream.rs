@@ -146,6 +146,7 @@ impl H2Stream {
     ) -> Poll<Result<Option<&mut RecvStream>, H2Error>> {
         if let Recv::Response(response) = &mut self.recv {
             let result = ready!(Pin::new(response).poll(cx));
+            // A refused or failed response is reported once; later reads see the end.
             self.recv = Recv::Done;
             self.recv = Recv::Body(check_response(result?)?);
         }
