@@ -1,0 +1,3 @@
+//! Codecs with no I/O: the gRPC "gun" message framing.
+
+pub mod gun;
