@@ -11,7 +11,7 @@ use xypro_httpupgrade::{
 static SETTINGS: LazyLock<ServerSettings> = LazyLock::new(|| {
     let mut options = ServerOptions::new("/hu");
     options.host = Some("hu.example".into());
-    options.validate().unwrap()
+    options.settings().unwrap()
 });
 
 fuzz_target!(|data: &[u8]| {

@@ -80,13 +80,13 @@ impl<C> Layer<C> for H2Layer {
 /// use xypro_core::{Address, Target};
 /// use xypro_h2::{ClientOptions, H2Layer};
 /// use xypro_tcp::TcpConnector;
-/// use xypro_tls::TlsClientLayer;
+/// use xypro_tls::TlsConnectorLayer;
 ///
 /// let mut tls = xypro_tls::ClientOptions::new("example.test");
 /// tls.alpn = vec!["h2".into()];
-/// let tls = TlsClientLayer::new(tls.validate(Path::new("."))?);
+/// let tls = TlsConnectorLayer::new(tls.settings(Path::new("."))?);
 /// let tcp = TcpConnector::new("127.0.0.1:8443".parse::<Address>()?);
-/// let h2 = H2Layer::new(ClientOptions::new("/h2").validate()?).layer(tls.layer(tcp));
+/// let h2 = H2Layer::new(ClientOptions::new("/h2").settings()?).layer(tls.layer(tcp));
 /// let mut stream = h2.oneshot(Target::tcp("example.com:80".parse::<Address>()?)).await?;
 /// stream.write_all(b"tunnel bytes").await?;
 /// # Ok(()) }

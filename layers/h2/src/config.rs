@@ -1,12 +1,13 @@
 //! YAML options of the `h2` layers and the settings they validate into.
 
 use crate::{
-    ConfigError,
+    ConfigError, H2AcceptorLayer, H2Layer,
     tuning::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_STREAMS},
 };
 use http::{Method, uri::Authority};
 use serde::Deserialize;
 use std::time::Duration;
+use xypro_core::{BuildContext, InvalidOptions, LayerOptions};
 
 /// The `:authority` a client sends when no `host` is set: the host v2ray's server requires
 /// when it has none configured, and sing-box's default.
@@ -92,7 +93,7 @@ impl ClientOptions {
     }
 
     /// Validates the options into settings.
-    pub fn validate(&self) -> Result<ClientSettings, ConfigError> {
+    pub fn settings(&self) -> Result<ClientSettings, ConfigError> {
         Ok(ClientSettings {
             path: check_path(&self.path)?,
             host: authority(self.host.as_deref().unwrap_or(DEFAULT_HOST))?,
@@ -114,7 +115,7 @@ impl ServerOptions {
     }
 
     /// Validates the options into settings.
-    pub fn validate(&self) -> Result<ServerSettings, ConfigError> {
+    pub fn settings(&self) -> Result<ServerSettings, ConfigError> {
         if let Some(host) = &self.host {
             authority(host)?;
         }
@@ -124,6 +125,24 @@ impl ServerOptions {
             method: self.method.as_deref().map(method).transpose()?,
             handshake_timeout: handshake_timeout(self.handshake_timeout)?,
         })
+    }
+}
+
+impl LayerOptions for ClientOptions {
+    type Output = H2Layer;
+
+    /// The `:authority` defaults to `www.example.com`, not the host below: a v2ray server with
+    /// no `host` configured accepts only that one, and sing-box's client sends it too.
+    fn validate(self, _: &BuildContext<'_>) -> Result<H2Layer, InvalidOptions> {
+        Ok(H2Layer::new(self.settings()?))
+    }
+}
+
+impl LayerOptions for ServerOptions {
+    type Output = H2AcceptorLayer;
+
+    fn validate(self, _: &BuildContext<'_>) -> Result<H2AcceptorLayer, InvalidOptions> {
+        Ok(H2AcceptorLayer::h2(self.settings()?))
     }
 }
 
@@ -174,7 +193,7 @@ mod tests {
     #[test]
     fn client_defaults_match_v2ray_and_sing_box() {
         let options: ClientOptions = serde_yaml::from_str("{ path: /h2 }").unwrap();
-        let s = options.validate().unwrap();
+        let s = options.settings().unwrap();
         assert_eq!(s.host.as_str(), "www.example.com");
         assert_eq!(s.method, Method::PUT);
         assert_eq!(s.max_streams, DEFAULT_MAX_STREAMS);
@@ -182,7 +201,7 @@ mod tests {
             "{ path: /h2, host: 'a.test:8443', method: POST, max_streams: 8 }",
         )
         .unwrap();
-        let s = options.validate().unwrap();
+        let s = options.settings().unwrap();
         assert_eq!(
             (s.host.as_str(), s.method.as_str(), s.max_streams),
             ("a.test:8443", "POST", 8)
@@ -194,7 +213,7 @@ mod tests {
         let bad = |yaml: &str| {
             serde_yaml::from_str::<ClientOptions>(yaml)
                 .unwrap()
-                .validate()
+                .settings()
                 .unwrap_err()
         };
         assert_eq!(bad("{ path: h2 }"), ConfigError::Path("h2".into()));
@@ -205,9 +224,9 @@ mod tests {
         assert!(serde_yaml::from_str::<ClientOptions>("{ hosts: [a] }").is_err());
         let mut server = ServerOptions::new("/h2");
         server.handshake_timeout = Some(Duration::ZERO);
-        assert_eq!(server.validate(), Err(ConfigError::ZeroTimeout));
+        assert_eq!(server.settings(), Err(ConfigError::ZeroTimeout));
         server.handshake_timeout = None;
         server.method = Some("PUT".into());
-        assert_eq!(server.validate().unwrap().method, Some(Method::PUT));
+        assert_eq!(server.settings().unwrap().method, Some(Method::PUT));
     }
 }

@@ -8,7 +8,7 @@ use crate::{
 };
 use bytes::Bytes;
 use http::{Response, StatusCode, request::Parts};
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// How an accepted request becomes a tunnel.
@@ -21,16 +21,19 @@ pub(crate) struct Tunnel {
 
 /// Serves one HTTP/2 connection on `io` until it closes: every request `route` turns into a
 /// [`Tunnel`] is answered at once and handed to `on_stream`; every other gets `404` with
-/// END_STREAM.
-pub(crate) async fn drive<S, R, F>(
+/// END_STREAM. Once `shutdown` completes, the connection is shut down gracefully (GOAWAY,
+/// no new streams) and served until its open streams end.
+pub(crate) async fn drive<S, R, D, F>(
     io: S,
     handshake_timeout: Duration,
     route: R,
+    shutdown: D,
     mut on_stream: F,
 ) -> Result<(), H2Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     R: Fn(&Parts) -> Option<Tunnel>,
+    D: Future<Output = ()>,
     F: FnMut(Parts, H2Stream),
 {
     let handshake = server_builder().handshake::<_, Bytes>(io);
@@ -39,7 +42,19 @@ where
         .map_err(|_| H2Error::Timeout {
             after: handshake_timeout,
         })??;
-    while let Some(accepted) = connection.accept().await {
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut shutting_down = false;
+    loop {
+        let accepted = tokio::select! {
+            accepted = connection.accept() => accepted,
+            () = &mut shutdown, if !shutting_down => {
+                tracing::debug!("h2: shutting the connection down (GOAWAY)");
+                connection.graceful_shutdown();
+                shutting_down = true;
+                continue;
+            }
+        };
+        let Some(accepted) = accepted else { break };
         let (request, mut respond) = accepted?;
         let (parts, body) = request.into_parts();
         let Some(tunnel) = route(&parts) else {

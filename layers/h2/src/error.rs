@@ -82,3 +82,28 @@ pub enum ConfigError {
     #[error("handshake_timeout must be greater than zero")]
     ZeroTimeout,
 }
+
+impl ConfigError {
+    /// The option the error is about.
+    pub fn key(&self) -> Option<&'static str> {
+        Some(match self {
+            ConfigError::Path(_) => "path",
+            ConfigError::ServiceName(_) => "service_name",
+            ConfigError::Host(_) => "host",
+            ConfigError::Method(_) => "method",
+            ConfigError::ZeroStreams => "max_streams",
+            ConfigError::ZeroTimeout => "handshake_timeout",
+            ConfigError::MissingAuthority => return None,
+        })
+    }
+}
+
+impl From<ConfigError> for xypro_core::InvalidOptions {
+    fn from(error: ConfigError) -> Self {
+        let message = error.to_string();
+        match error.key() {
+            Some(key) => xypro_core::InvalidOptions::at(key, message),
+            None => xypro_core::InvalidOptions::new(message),
+        }
+    }
+}

@@ -14,7 +14,12 @@
 //! opens up to `max_streams` tunnels per connection, dials another when all are full, and a
 //! failed connection fails only its own tunnels. The server side takes any stream (already
 //! through TLS with ALPN `h2`, or h2c) and runs with the limits in [`tuning`].
+//!
+//! In a pipeline, [`H2Acceptor`] (built by [`H2AcceptorLayer`] from the inbound `h2` or `grpc`
+//! options) serves each connection as a session whose every tunnel stream goes through the
+//! inner acceptor and the dispatch.
 
+mod accept;
 mod client;
 mod config;
 mod drive;
@@ -27,8 +32,9 @@ mod server;
 mod stream;
 pub mod tuning;
 
+pub use accept::{CLOSING_GRACE, H2Acceptor, H2AcceptorLayer};
 pub use client::{H2Connector, H2Layer};
 pub use config::{ClientOptions, ClientSettings, DEFAULT_HOST, ServerOptions, ServerSettings};
 pub use error::{ConfigError, H2Error};
-pub use server::serve;
+pub use server::{serve, serve_until};
 pub use stream::H2Stream;

@@ -6,6 +6,7 @@ use crate::{
     stream::{Ending, Framing},
 };
 use http::{HeaderValue, Response, header, request::Parts};
+use std::future::Future;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Serves one HTTP/2 connection (already through TLS with ALPN `h2`, or h2c) until it closes,
@@ -26,6 +27,22 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnMut(Parts, H2Stream),
 {
+    serve_until(io, settings, std::future::pending(), on_stream).await
+}
+
+/// As [`serve`], and once `shutdown` completes, sends GOAWAY, takes no new streams and serves
+/// the open ones until they end.
+pub async fn serve_until<S, D, F>(
+    io: S,
+    settings: &ServerSettings,
+    shutdown: D,
+    on_stream: F,
+) -> Result<(), H2Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    D: Future<Output = ()>,
+    F: FnMut(Parts, H2Stream),
+{
     let route = |parts: &Parts| {
         is_tunnel(parts, settings).then(|| {
             let mut response = Response::new(());
@@ -39,7 +56,7 @@ where
             }
         })
     };
-    drive(io, settings.handshake_timeout, route, on_stream).await
+    drive(io, settings.handshake_timeout, route, shutdown, on_stream).await
 }
 
 fn is_tunnel(parts: &Parts, settings: &ServerSettings) -> bool {
@@ -80,7 +97,7 @@ mod tests {
     fn checks_path_prefix_host_and_method() {
         let mut options = ServerOptions::new("/h2");
         options.host = Some("a.test".into());
-        let settings = options.validate().unwrap();
+        let settings = options.settings().unwrap();
         assert!(is_tunnel(&parts("PUT", "https://a.test/h2"), &settings));
         assert!(is_tunnel(&parts("POST", "https://A.test/h2/x"), &settings));
         assert!(!is_tunnel(&parts("PUT", "https://a.test/h3"), &settings));
@@ -97,7 +114,7 @@ mod tests {
 
         let mut options = ServerOptions::new("/h2");
         options.method = Some("PUT".into());
-        let settings = options.validate().unwrap();
+        let settings = options.settings().unwrap();
         assert!(
             is_tunnel(&parts("PUT", "https://any.test/h2"), &settings),
             "no host check"

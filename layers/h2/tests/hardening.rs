@@ -23,7 +23,7 @@ async fn serve_once() -> (
         let (tcp, _) = listener.accept().await.unwrap();
         let mut options = ServerOptions::new("/h2");
         options.handshake_timeout = Some(Duration::from_millis(300));
-        let settings = options.validate().unwrap();
+        let settings = options.settings().unwrap();
         serve(tcp, &settings, |parts, stream| {
             let _ = tx.send(parts.uri.path().to_owned());
             drop(stream);

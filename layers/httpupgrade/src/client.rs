@@ -49,7 +49,7 @@ impl<C> Layer<C> for HttpUpgradeLayer {
 /// use xypro_httpupgrade::{ClientOptions, HttpUpgradeLayer};
 /// use xypro_tcp::TcpConnector;
 ///
-/// let settings = ClientOptions::new("/hu").validate(Some("127.0.0.1:8080"))?;
+/// let settings = ClientOptions::new("/hu").settings(Some("127.0.0.1:8080"))?;
 /// let tcp = TcpConnector::new("127.0.0.1:8080".parse::<Address>()?);
 /// let connector = HttpUpgradeLayer::new(settings).layer(tcp);
 /// let mut stream = connector.oneshot(Target::tcp("example.com:80".parse::<Address>()?)).await?;

@@ -1,9 +1,10 @@
 //! YAML options of the `httpupgrade` layers and the settings they validate into.
 
-use crate::ConfigError;
+use crate::{ConfigError, HttpUpgradeAccept, HttpUpgradeLayer};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::time::Duration;
+use xypro_core::{BuildContext, InvalidOptions, LayerOptions, UpgradeLayer};
 
 /// The server's deadline for the request head when `handshake_timeout` is not set.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -94,7 +95,7 @@ impl ClientOptions {
 
     /// Validates the options; `default_host` (the TLS server name or dial address below this
     /// layer) is the `Host` when neither `host` nor `headers.Host` is set.
-    pub fn validate(&self, default_host: Option<&str>) -> Result<ClientSettings, ConfigError> {
+    pub fn settings(&self, default_host: Option<&str>) -> Result<ClientSettings, ConfigError> {
         check_path(&self.path)?;
         let (path, ed) = split_early_data(&self.path);
         let mut header_host = None;
@@ -145,7 +146,7 @@ impl ServerOptions {
     }
 
     /// Validates the options into settings.
-    pub fn validate(&self) -> Result<ServerSettings, ConfigError> {
+    pub fn settings(&self) -> Result<ServerSettings, ConfigError> {
         check_path(&self.path)?;
         if self.path.contains(['?', '%']) {
             return Err(ConfigError::Path {
@@ -165,6 +166,27 @@ impl ServerOptions {
             host: self.host.clone(),
             handshake_timeout,
         })
+    }
+}
+
+impl LayerOptions for ClientOptions {
+    type Output = HttpUpgradeLayer;
+
+    /// The `Host` defaults to the host the hop below reaches (TLS server name, else dial host).
+    fn validate(self, ctx: &BuildContext<'_>) -> Result<HttpUpgradeLayer, InvalidOptions> {
+        let settings = self.settings(ctx.dial_host())?;
+        Ok(HttpUpgradeLayer::new(settings))
+    }
+}
+
+impl LayerOptions for ServerOptions {
+    type Output = UpgradeLayer<HttpUpgradeAccept>;
+
+    fn validate(
+        self,
+        _: &BuildContext<'_>,
+    ) -> Result<UpgradeLayer<HttpUpgradeAccept>, InvalidOptions> {
+        Ok(UpgradeLayer::new(HttpUpgradeAccept::new(self.settings()?)))
     }
 }
 
@@ -250,14 +272,14 @@ mod tests {
     #[test]
     fn xray_ed_turns_early_on_and_leaves_the_path() {
         let s = client("{ path: '/hu?ed=2048' }")
-            .validate(Some("d"))
+            .settings(Some("d"))
             .unwrap();
         assert_eq!((s.path.as_str(), s.early), ("/hu", true));
         let s = client("{ path: '/hu?a=1&ed=0' }")
-            .validate(Some("d"))
+            .settings(Some("d"))
             .unwrap();
         assert_eq!((s.path.as_str(), s.early), ("/hu?a=1", false));
-        let s = client("{ early: true }").validate(Some("d")).unwrap();
+        let s = client("{ early: true }").settings(Some("d")).unwrap();
         assert_eq!(
             (s.path.as_str(), s.early, s.host.as_str()),
             ("/", true, "d")
@@ -266,7 +288,7 @@ mod tests {
 
     #[test]
     fn client_errors_name_the_option() {
-        let bad = |yaml: &str| client(yaml).validate(Some("h")).unwrap_err();
+        let bad = |yaml: &str| client(yaml).settings(Some("h")).unwrap_err();
         assert!(matches!(bad("{ path: hu }"), ConfigError::Path { .. }));
         assert!(matches!(
             bad("{ headers: { Upgrade: x } }"),
@@ -285,12 +307,12 @@ mod tests {
             ConfigError::HostConflict { .. }
         ));
         assert_eq!(
-            client("{}").validate(None).unwrap_err(),
+            client("{}").settings(None).unwrap_err(),
             ConfigError::MissingHost
         );
         assert!(serde_yaml::from_str::<ClientOptions>("{ early_data: 1 }").is_err());
         let s = client("{ headers: { Host: cdn.test, X-A: b } }")
-            .validate(None)
+            .settings(None)
             .unwrap();
         assert_eq!(s.host, "cdn.test");
         assert_eq!(s.headers, vec![("X-A".to_owned(), "b".to_owned())]);
@@ -301,14 +323,14 @@ mod tests {
         let opts: ServerOptions =
             serde_yaml::from_str("{ path: /hu, host: 'a.test:443', handshake_timeout: 3s }")
                 .unwrap();
-        let s = opts.validate().unwrap();
+        let s = opts.settings().unwrap();
         assert_eq!(s.handshake_timeout, Duration::from_secs(3));
         assert_eq!(s.host.as_deref(), Some("a.test:443"));
         for path in ["/hu?x=1", "/a%20b", "hu"] {
-            assert!(ServerOptions::new(path).validate().is_err(), "{path}");
+            assert!(ServerOptions::new(path).settings().is_err(), "{path}");
         }
         let mut zero = ServerOptions::new("/");
         zero.handshake_timeout = Some(Duration::ZERO);
-        assert_eq!(zero.validate(), Err(ConfigError::ZeroTimeout));
+        assert_eq!(zero.settings(), Err(ConfigError::ZeroTimeout));
     }
 }

@@ -82,3 +82,26 @@ pub enum ConfigError {
     #[error("handshake_timeout must be greater than zero")]
     ZeroTimeout,
 }
+
+impl ConfigError {
+    /// The option the error is about.
+    pub fn key(&self) -> Option<String> {
+        Some(match self {
+            ConfigError::Path { .. } => "path".into(),
+            ConfigError::Host(_) | ConfigError::HostConflict { .. } => "host".into(),
+            ConfigError::Header { name, .. } => format!("headers.{name}"),
+            ConfigError::ZeroTimeout => "handshake_timeout".into(),
+            ConfigError::MissingHost => return None,
+        })
+    }
+}
+
+impl From<ConfigError> for xypro_core::InvalidOptions {
+    fn from(error: ConfigError) -> Self {
+        let message = error.to_string();
+        match error.key() {
+            Some(key) => xypro_core::InvalidOptions::at(key, message),
+            None => xypro_core::InvalidOptions::new(message),
+        }
+    }
+}

@@ -6,10 +6,12 @@
 //! TLS with ALPN `http/1.1`) and returns an [`HttpUpgradeStream`]. The server side is the
 //! function [`accept`], which works on any stream and hands back either the tunnel (bytes that
 //! came with the request read first) or a [`Refused`] holding the stream and every byte read,
-//! for a fallback or the identical empty `404`. [`proto`] has the heads, with no I/O.
+//! for a fallback or the identical empty `404`; [`HttpUpgradeAccept`] runs it as an accept-side
+//! [`Upgrade`](xypro_core::Upgrade). [`proto`] has the heads, with no I/O.
 //!
-//! Options deserialize from YAML ([`ClientOptions`], [`ServerOptions`]) and validate into
-//! settings ([`ClientSettings`], [`ServerSettings`]).
+//! Options deserialize from YAML ([`ClientOptions`], [`ServerOptions`]); as
+//! [`LayerOptions`](xypro_core::LayerOptions) they build the layers, and `settings(..)` checks
+//! them into [`ClientSettings`] and [`ServerSettings`].
 
 mod client;
 mod config;
@@ -23,5 +25,7 @@ pub use config::{
     ClientOptions, ClientSettings, DEFAULT_HANDSHAKE_TIMEOUT, ServerOptions, ServerSettings,
 };
 pub use error::{ConfigError, HttpUpgradeError};
-pub use server::{Refused, accept};
+pub use server::{
+    HttpUpgradeAccept, HttpUpgradeAcceptor, HttpUpgradeAcceptorLayer, Refused, accept,
+};
 pub use stream::HttpUpgradeStream;

@@ -9,9 +9,62 @@ use crate::{
     },
 };
 use bytes::{Bytes, BytesMut};
-use std::fmt;
+use std::{fmt, sync::Arc};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use xypro_core::Prefixed;
+use xypro_core::{
+    BoxError, BoxFuture, HandBack, Incoming, Prefixed, Upgrade, UpgradeAcceptor, UpgradeLayer,
+};
+
+/// The HTTPUpgrade of the accept side, as an [`Upgrade`]: [`accept`] on the incoming stream,
+/// which becomes the raw tunnel.
+///
+/// A refused connection gets the identical empty `404` and fails the upgrade; when the inbound
+/// has a fallback ([`HandBack`]) and the client sent something, it is handed back instead as a
+/// [`xypro_core::Refused`] with every byte read, unanswered.
+#[derive(Debug, Clone)]
+pub struct HttpUpgradeAccept {
+    settings: Arc<ServerSettings>,
+}
+
+/// Accepts the HTTPUpgrade and calls the inner acceptor with the raw stream.
+pub type HttpUpgradeAcceptor<S> = UpgradeAcceptor<HttpUpgradeAccept, S>;
+
+/// Builds [`HttpUpgradeAcceptor`]s.
+pub type HttpUpgradeAcceptorLayer = UpgradeLayer<HttpUpgradeAccept>;
+
+impl HttpUpgradeAccept {
+    /// The upgrade for the given validated settings.
+    pub fn new(settings: ServerSettings) -> Self {
+        HttpUpgradeAccept {
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &ServerSettings {
+        &self.settings
+    }
+}
+
+impl Upgrade for HttpUpgradeAccept {
+    fn upgrade(&self, mut incoming: Incoming) -> BoxFuture<Result<Incoming, BoxError>> {
+        let settings = self.settings.clone();
+        Box::pin(async move {
+            match accept(incoming.take_io(), &settings).await {
+                Ok(tunnel) => {
+                    incoming.extensions.remove::<HandBack>();
+                    incoming.replace_io(tunnel);
+                    Ok(incoming)
+                }
+                Err(refused) if incoming.hands_back() && !refused.read.is_empty() => {
+                    let Refused { io, read, error } = refused;
+                    Err(xypro_core::Refused::new(incoming, io, read, error).into())
+                }
+                Err(refused) => Err(refused.close().await.into()),
+            }
+        })
+    }
+}
 
 /// A connection that did not become an HTTPUpgrade tunnel, with everything read from it.
 ///
@@ -63,7 +116,7 @@ impl<S: AsyncWrite + Unpin> Refused<S> {
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// use xypro_httpupgrade::{ServerOptions, accept};
 ///
-/// let settings = ServerOptions::new("/hu").validate().unwrap();
+/// let settings = ServerOptions::new("/hu").settings().unwrap();
 /// let (mut client, server) = tokio::io::duplex(1024);
 /// client
 ///     .write_all(b"GET /hu HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nhi")

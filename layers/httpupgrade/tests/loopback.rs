@@ -51,7 +51,7 @@ async fn connect(
     options: ClientOptions,
 ) -> Result<HttpUpgradeStream<TcpStream>, xypro_core::BoxError> {
     let tcp = service_fn(move |_: Target| TcpStream::connect(addr));
-    let settings = options.validate(Some(&addr.to_string()))?;
+    let settings = options.settings(Some(&addr.to_string()))?;
     let target = Target::tcp("example.com:80".parse::<Address>().unwrap());
     HttpUpgradeConnector::new(tcp, settings)
         .oneshot(target)
@@ -85,7 +85,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 fn settings(path: &str) -> ServerSettings {
     let mut options = ServerOptions::new(path);
     options.handshake_timeout = Some(Duration::from_secs(2));
-    options.validate().unwrap()
+    options.settings().unwrap()
 }
 
 #[tokio::test]
@@ -194,7 +194,7 @@ async fn a_miss_keeps_every_byte_read_and_answers_the_identical_404() {
 async fn an_unfinished_head_is_closed_silently_at_the_deadline() {
     let mut options = ServerOptions::new("/hu");
     options.handshake_timeout = Some(Duration::from_millis(200));
-    let (addr, mut outcomes) = serve(options.validate().unwrap()).await;
+    let (addr, mut outcomes) = serve(options.settings().unwrap()).await;
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     tcp.write_all(b"GET /hu HTTP/1.1\r\nHost: a\r\n")
         .await

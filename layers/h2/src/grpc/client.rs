@@ -19,7 +19,7 @@ pub type GrpcConnector<C> = H2Connector<C>;
 /// use xypro_h2::grpc::{ClientOptions, GrpcLayer};
 /// use xypro_tcp::TcpConnector;
 ///
-/// let settings = ClientOptions::new("TunService").validate(Some("127.0.0.1:8443"))?;
+/// let settings = ClientOptions::new("TunService").settings(Some("127.0.0.1:8443"))?;
 /// let tcp = TcpConnector::new("127.0.0.1:8443".parse::<Address>()?);
 /// let grpc = GrpcLayer::new(settings).layer(tcp); // h2c; put TLS (ALPN h2) between them
 /// let mut stream = grpc.oneshot(Target::tcp("example.com:80".parse::<Address>()?)).await?;

@@ -1,12 +1,14 @@
 //! YAML options of the `grpc` layers and the settings they validate into.
 
 use crate::{
-    ConfigError,
+    ConfigError, H2AcceptorLayer,
     config::{authority, check_path, handshake_timeout, max_streams},
+    grpc::GrpcLayer,
 };
 use http::uri::Authority;
 use serde::Deserialize;
 use std::time::Duration;
+use xypro_core::{BuildContext, InvalidOptions, LayerOptions};
 
 /// Options of the outbound `grpc` layer: `{ service_name, authority, max_streams }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -67,7 +69,7 @@ impl ClientOptions {
 
     /// Validates the options; `default_authority` (the TLS server name or dial address below,
     /// with its port) is the `:authority` when `authority` is not set.
-    pub fn validate(&self, default_authority: Option<&str>) -> Result<ClientSettings, ConfigError> {
+    pub fn settings(&self, default_authority: Option<&str>) -> Result<ClientSettings, ConfigError> {
         let authority = self
             .authority
             .as_deref()
@@ -91,11 +93,30 @@ impl ServerOptions {
     }
 
     /// Validates the options into settings.
-    pub fn validate(&self) -> Result<ServerSettings, ConfigError> {
+    pub fn settings(&self) -> Result<ServerSettings, ConfigError> {
         Ok(ServerSettings {
             path: tun_path(&self.service_name)?,
             handshake_timeout: handshake_timeout(self.handshake_timeout)?,
         })
+    }
+}
+
+impl LayerOptions for ClientOptions {
+    type Output = GrpcLayer;
+
+    /// The `:authority` defaults to the host the hop below reaches with the port it dials
+    /// (`server_name:port`), as sing-box's client sends it.
+    fn validate(self, ctx: &BuildContext<'_>) -> Result<GrpcLayer, InvalidOptions> {
+        let settings = self.settings(ctx.dial_authority().as_deref())?;
+        Ok(GrpcLayer::new(settings))
+    }
+}
+
+impl LayerOptions for ServerOptions {
+    type Output = H2AcceptorLayer;
+
+    fn validate(self, _: &BuildContext<'_>) -> Result<H2AcceptorLayer, InvalidOptions> {
+        Ok(H2AcceptorLayer::grpc(self.settings()?))
     }
 }
 
@@ -121,31 +142,31 @@ mod tests {
     #[test]
     fn paths_and_authority() {
         let s = ClientOptions::new("TunService")
-            .validate(Some("example.test:443"))
+            .settings(Some("example.test:443"))
             .unwrap();
         assert_eq!(s.path, "/TunService/Tun");
         assert_eq!(s.authority.as_str(), "example.test:443");
-        let s = ClientOptions::new("/a/b/Tun").validate(Some("x")).unwrap();
+        let s = ClientOptions::new("/a/b/Tun").settings(Some("x")).unwrap();
         assert_eq!(s.path, "/a/b/Tun");
         let options: ClientOptions =
             serde_yaml::from_str("{ service_name: gun, authority: cdn.test }").unwrap();
         assert_eq!(
-            options.validate(None).unwrap().authority.as_str(),
+            options.settings(None).unwrap().authority.as_str(),
             "cdn.test"
         );
         assert_eq!(
-            ClientOptions::new("gun").validate(None),
+            ClientOptions::new("gun").settings(None),
             Err(ConfigError::MissingAuthority)
         );
         for bad in ["", "a b", "a?b", "a#b"] {
             assert_eq!(
-                ClientOptions::new(bad).validate(Some("x")),
+                ClientOptions::new(bad).settings(Some("x")),
                 Err(ConfigError::ServiceName(bad.into())),
                 "{bad:?}"
             );
         }
         assert_eq!(
-            ServerOptions::new("gun").validate().unwrap().path,
+            ServerOptions::new("gun").settings().unwrap().path,
             "/gun/Tun"
         );
         assert!(serde_yaml::from_str::<ServerOptions>("{ service_name: a, multi: true }").is_err());

@@ -14,4 +14,4 @@ mod server;
 
 pub use client::{GrpcConnector, GrpcLayer};
 pub use config::{ClientOptions, ClientSettings, ServerOptions, ServerSettings};
-pub use server::serve;
+pub use server::{serve, serve_until};

@@ -8,6 +8,7 @@ use crate::{
     stream::{Ending, Framing},
 };
 use http::{HeaderValue, Method, Response, header, request::Parts};
+use std::future::Future;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Serves one HTTP/2 connection (TLS with ALPN `h2`, or h2c) until it closes, calling
@@ -24,6 +25,22 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnMut(Parts, H2Stream),
 {
+    serve_until(io, settings, std::future::pending(), on_stream).await
+}
+
+/// As [`serve`], and once `shutdown` completes, sends GOAWAY, takes no new calls and serves
+/// the open ones until they end.
+pub async fn serve_until<S, D, F>(
+    io: S,
+    settings: &ServerSettings,
+    shutdown: D,
+    on_stream: F,
+) -> Result<(), H2Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    D: Future<Output = ()>,
+    F: FnMut(Parts, H2Stream),
+{
     let route = |parts: &Parts| {
         is_tunnel(parts, settings).then(|| {
             let mut response = Response::new(());
@@ -38,7 +55,7 @@ where
             }
         })
     };
-    drive(io, settings.handshake_timeout, route, on_stream).await
+    drive(io, settings.handshake_timeout, route, shutdown, on_stream).await
 }
 
 fn is_tunnel(parts: &Parts, settings: &ServerSettings) -> bool {
@@ -67,7 +84,7 @@ mod tests {
 
     #[test]
     fn checks_method_path_and_content_type() {
-        let settings = ServerOptions::new("gun").validate().unwrap();
+        let settings = ServerOptions::new("gun").settings().unwrap();
         assert!(is_tunnel(
             &parts("POST", "/gun/Tun", "application/grpc"),
             &settings

@@ -3,8 +3,6 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-pub mod peers;
-
 use sha2::{Digest, Sha256};
 use std::{
     net::SocketAddr,
@@ -52,11 +50,11 @@ pub async fn serve(kind: Kind) -> Server {
                 };
                 let _ = match kind {
                     Kind::H2 => {
-                        let settings = xypro_h2::ServerOptions::new("/h2").validate().unwrap();
+                        let settings = xypro_h2::ServerOptions::new("/h2").settings().unwrap();
                         xypro_h2::serve(tcp, &settings, on_stream).await
                     }
                     Kind::Grpc => {
-                        let settings = grpc::ServerOptions::new("gun").validate().unwrap();
+                        let settings = grpc::ServerOptions::new("gun").settings().unwrap();
                         grpc::serve(tcp, &settings, on_stream).await
                     }
                 };
@@ -106,12 +104,12 @@ pub fn connector(
         Kind::H2 => {
             let mut options = xypro_h2::ClientOptions::new(path);
             options.max_streams = Some(max_streams);
-            xypro_h2::H2Layer::new(options.validate().unwrap()).layer(tcp(addr))
+            xypro_h2::H2Layer::new(options.settings().unwrap()).layer(tcp(addr))
         }
         Kind::Grpc => {
             let mut options = grpc::ClientOptions::new(path);
             options.max_streams = Some(max_streams);
-            let settings = options.validate(Some(&addr.to_string())).unwrap();
+            let settings = options.settings(Some(&addr.to_string())).unwrap();
             grpc::GrpcLayer::new(settings).layer(tcp(addr))
         }
     }

@@ -111,7 +111,7 @@ mod tests {
     fn server(path: &str, host: Option<&str>) -> ServerSettings {
         let mut options = ServerOptions::new(path);
         options.host = host.map(str::to_owned);
-        options.validate().unwrap()
+        options.settings().unwrap()
     }
 
     fn check(request: &str, settings: &ServerSettings) -> Result<Option<usize>, &'static str> {
@@ -125,7 +125,7 @@ mod tests {
     fn writes_the_exact_head() {
         let mut options = ClientOptions::new("/hu?x=1");
         options.headers.insert("User-Agent".into(), "test/1".into());
-        let settings = options.validate(Some("hu.example")).unwrap();
+        let settings = options.settings(Some("hu.example")).unwrap();
         let mut buf = Vec::new();
         write_request(&mut buf, &settings);
         assert_eq!(
@@ -151,7 +151,7 @@ mod tests {
         let mut client = ClientOptions::new("/hu");
         client.host = Some("hu.example".into());
         let mut ours = Vec::new();
-        write_request(&mut ours, &client.validate(None).unwrap());
+        write_request(&mut ours, &client.settings(None).unwrap());
         assert!(parse_request(&ours, &settings).unwrap().is_some());
         let escaped = format!("GET /h%75 HTTP/1.1\r\nHost: hu.example\r\n{UPGRADE}\r\n");
         assert!(check(&escaped, &settings).is_ok(), "escapes are decoded");
