@@ -1,15 +1,19 @@
 //! From a validated config to boxed tower services: outbound connectors and inbound acceptors.
 
+mod alpn;
 mod builtin;
+mod fallback;
 mod named;
 mod registry;
 
+pub use fallback::InboundFallback;
 pub use registry::Registry;
 
 use crate::config::{Config, ConfigError, LayerSpec, Limits, Step};
 use named::Named;
 use registry::Entry;
 use std::{
+    borrow::Cow,
     cell::RefCell,
     collections::{BTreeMap, HashMap},
     net::SocketAddr,
@@ -28,6 +32,8 @@ pub struct InboundPipeline {
     pub acceptor: BoxAcceptor,
     /// The outbound pipeline that carries what it accepts.
     pub connector: BoxConnector,
+    /// Where connections its pipeline refuses go, if anywhere.
+    pub fallback: Option<Arc<InboundFallback>>,
 }
 
 /// Everything a config file builds.
@@ -65,11 +71,16 @@ pub fn build(config: &Config, registry: &Registry) -> Result<Pipelines, ConfigEr
         ];
         let entries = &registry.inbound;
         let acceptor = builder.chain(&path, &inbound.pipeline, entries, Some(inbound.listen))?;
+        let fallback = match &inbound.fallback {
+            Some(options) => Some(Arc::new(builder.fallback(name, options)?)),
+            None => None,
+        };
         inbounds.push(InboundPipeline {
             name: Arc::from(name.as_str()),
             listen: inbound.listen,
             acceptor,
             connector: builder.outbound(&inbound.outbound)?,
+            fallback,
         });
     }
     Ok(Pipelines {
@@ -170,14 +181,22 @@ impl Builder<'_> {
             let dial_host = dial_host(below);
             let mut ctx = BuildContext::new(self.config.base_dir())
                 .with_dial_host(dial_host.as_deref())
+                .with_dial_port(dial_port(below))
                 .with_outbounds(&lookup)
                 .with_resources(self.resources);
             if let Some(listen) = listen {
                 ctx = ctx.with_listen(listen);
             }
+            let options = match spec.kind.as_str() {
+                // Inbound layers above this one come after it; outbound ones before it.
+                "tls" if listen.is_some() => alpn::tls_options(spec, below.iter()),
+                "tls" => alpn::tls_options(spec, layers[..index].iter().rev()),
+                _ => Ok(Cow::Borrowed(&spec.options)),
+            }
+            .map_err(|e| self.locate(&here, &spec.kind, e))?;
             let result = match (entry, built.take()) {
-                (Entry::Terminal(build), None) => build(&spec.options, &ctx),
-                (Entry::Layer(build), Some(inner)) => build(&spec.options, inner, &ctx),
+                (Entry::Terminal(build), None) => build(&options, &ctx),
+                (Entry::Layer(build), Some(inner)) => build(&options, inner, &ctx),
                 (Entry::Terminal(_), Some(_)) => {
                     let message =
                         format!("`{}` ends a pipeline and must be its last layer", spec.kind);
@@ -233,22 +252,30 @@ fn key_steps(key: &str) -> Vec<Step<'_>> {
     steps
 }
 
+/// The string option `key` of the first layer `kind` in `below`.
+fn option<'a>(below: &'a [LayerSpec], kind: &str, key: &str) -> Option<&'a str> {
+    below
+        .iter()
+        .find(|spec| spec.kind == kind)
+        .and_then(|spec| spec.options.get(key))
+        .and_then(serde_yaml::Value::as_str)
+}
+
 /// The host the layers below reach: the TLS server name, else the host of the dialled address.
 fn dial_host(below: &[LayerSpec]) -> Option<String> {
-    let option = |kind: &str, key: &str| {
-        below
-            .iter()
-            .find(|spec| spec.kind == kind)
-            .and_then(|spec| spec.options.get(key))
-            .and_then(serde_yaml::Value::as_str)
-    };
-    if let Some(name) = option("tls", "server_name") {
+    if let Some(name) = option(below, "tls", "server_name") {
         return Some(name.to_owned());
     }
-    match option("tcp", "address")?.parse::<Address>().ok()? {
+    match option(below, "tcp", "address")?.parse::<Address>().ok()? {
         Address::Ip(SocketAddr::V6(v6)) => Some(format!("[{}]", v6.ip())),
         other => Some(other.host()),
     }
+}
+
+/// The port the layers below dial: the port of the `tcp` address.
+fn dial_port(below: &[LayerSpec]) -> Option<u16> {
+    let address = option(below, "tcp", "address")?.parse::<Address>().ok()?;
+    Some(address.port())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The accept loop of one listener and the life of one accepted socket.
 
-use super::linger::Lingering;
+use super::{fallback, linger::Lingering};
 use crate::pipeline::InboundPipeline;
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{
@@ -73,10 +73,14 @@ async fn handle(
     };
     let _ = stream.set_nodelay(true);
     let (stream, closer) = Lingering::new(stream);
-    let incoming = Incoming::new(stream, peer, local, inbound.name.clone());
+    let mut incoming = Incoming::new(stream, peer, local, inbound.name.clone());
+    fallback::arm(&mut incoming, &inbound.fallback);
     match inbound.acceptor.oneshot(incoming).await {
         Ok(accepted) => dispatch.serve(accepted, inbound.connector).await,
-        Err(e) => tracing::info!("handshake failed: {}", error_chain(&*e)),
+        Err(e) => match fallback::refused(&e, &inbound.fallback) {
+            Some(fallback) => fallback.serve(&dispatch).await,
+            None => tracing::info!("handshake failed: {}", error_chain(&*e)),
+        },
     }
     closer.linger(LINGER).await;
 }

@@ -2,6 +2,7 @@
 //! demand, and graceful shutdown.
 
 mod accept;
+mod fallback;
 mod linger;
 
 use crate::{

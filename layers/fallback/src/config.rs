@@ -50,6 +50,15 @@ pub struct Fallback {
 }
 
 impl FallbackOptions {
+    /// The outbound each entry names, in the order written.
+    pub fn outbounds(&self) -> Vec<&str> {
+        match self {
+            FallbackOptions::Outbound(outbound) => vec![outbound],
+            FallbackOptions::One(entry) => vec![&entry.outbound],
+            FallbackOptions::List(entries) => entries.iter().map(|e| &*e.outbound).collect(),
+        }
+    }
+
     /// Checks every entry and builds the choice.
     pub fn validate(&self) -> Result<Fallbacks, ConfigError> {
         let entries = match self {
@@ -167,6 +176,8 @@ mod tests {
         );
         let list =
             parse("[{ outbound: a }, { sni: B.test, alpn: h2, path: /x, outbound: b }]").unwrap();
+        assert_eq!(list.outbounds(), ["a", "b"]);
+        assert_eq!(one.outbounds(), ["web"]);
         let FallbackOptions::List(entries) = list else {
             panic!("a list")
         };

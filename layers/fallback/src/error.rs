@@ -5,13 +5,13 @@
 #[non_exhaustive]
 pub enum ConfigError {
     /// An entry names no outbound.
-    #[error("fallback[{index}]: outbound must not be empty")]
+    #[error("outbound must not be empty")]
     EmptyOutbound {
         /// The entry's position in the list.
         index: usize,
     },
     /// `proxy_protocol` is neither 1 nor 2.
-    #[error("fallback[{index}]: proxy_protocol must be 1 or 2, not {value}")]
+    #[error("proxy_protocol must be 1 or 2, not {value}")]
     ProxyVersion {
         /// The entry's position in the list.
         index: usize,
@@ -19,9 +19,7 @@ pub enum ConfigError {
         value: u8,
     },
     /// `path` does not start with `/` or holds characters a request line cannot carry.
-    #[error(
-        "fallback[{index}]: path `{path}` must start with `/` and be visible ASCII without `?`"
-    )]
+    #[error("path `{path}` must start with `/` and be visible ASCII without `?`")]
     Path {
         /// The entry's position in the list.
         index: usize,
@@ -29,7 +27,7 @@ pub enum ConfigError {
         path: String,
     },
     /// Two entries have the same `sni`, `alpn` and `path`.
-    #[error("fallback[{index}] has the same sni, alpn and path as fallback[{first}]")]
+    #[error("has the same sni, alpn and path as entry {first}")]
     Duplicate {
         /// The later entry.
         index: usize,
@@ -39,4 +37,27 @@ pub enum ConfigError {
     /// The list is empty.
     #[error("fallback list must not be empty")]
     Empty,
+}
+
+impl ConfigError {
+    /// The position of the entry the error is about, in a list of entries.
+    pub fn index(&self) -> Option<usize> {
+        match self {
+            ConfigError::EmptyOutbound { index }
+            | ConfigError::ProxyVersion { index, .. }
+            | ConfigError::Path { index, .. }
+            | ConfigError::Duplicate { index, .. } => Some(*index),
+            ConfigError::Empty => None,
+        }
+    }
+
+    /// The option of the entry the error is about, if it is about one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            ConfigError::EmptyOutbound { .. } => Some("outbound"),
+            ConfigError::ProxyVersion { .. } => Some("proxy_protocol"),
+            ConfigError::Path { .. } => Some("path"),
+            ConfigError::Duplicate { .. } | ConfigError::Empty => None,
+        }
+    }
 }

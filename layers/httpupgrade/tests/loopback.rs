@@ -208,3 +208,28 @@ async fn an_unfinished_head_is_closed_silently_at_the_deadline() {
     assert!(matches!(error, HttpUpgradeError::Timeout { .. }), "{error}");
     assert_eq!(read, b"GET /hu HTTP/1.1\r\nHost: a\r\n");
 }
+
+#[tokio::test]
+async fn with_a_fallback_a_refused_request_comes_back_unanswered() {
+    use xypro_core::{HandBack, Incoming, Refused, Upgrade};
+    let request = b"GET /blog HTTP/1.1\r\nHost: a\r\n\r\n";
+    let (mut client, server) = tokio::io::duplex(4096);
+    client.write_all(request).await.unwrap();
+    let mut incoming = Incoming::new(
+        server,
+        "127.0.0.1:5000".parse().unwrap(),
+        "127.0.0.1:443".parse().unwrap(),
+        "web".into(),
+    );
+    incoming.extensions.insert(HandBack);
+    let upgrade =
+        xypro_httpupgrade::HttpUpgradeAccept::new(ServerOptions::new("/hu").settings().unwrap());
+    let error = upgrade.upgrade(incoming).await.unwrap_err();
+    let refused = Refused::find(&error).expect("handed back");
+    assert_eq!(refused.read(), request);
+    let mut incoming = refused.take_incoming().unwrap();
+    incoming.io.write_all(b"web").await.unwrap();
+    let mut first = [0; 3];
+    client.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"web", "no 404 went out before it");
+}
