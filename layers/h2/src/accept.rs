@@ -1,32 +1,38 @@
-//! `H2Acceptor`: the accept side of the `h2` and `grpc` transports as an acceptor. Each
-//! HTTP/2 connection becomes a session, and each tunnel stream of it runs the inner acceptor
-//! (VLESS) and then the dispatch, as a child connection of the session.
+//! `H2Acceptor`: the accept side of the `h2` and `grpc` transports. An HTTP/2 connection
+//! becomes a session whose every tunnel stream runs the inner acceptor (VLESS) and then the
+//! dispatch; an `h2` tunnel that arrives as HTTP/1.1 (through nginx's `proxy_pass`) runs the
+//! inner acceptor directly.
 
-use crate::{H2Error, ServerSettings, grpc, serve_until};
-use bytes::BytesMut;
+use crate::{
+    H2Error, ServerSettings, grpc,
+    http1::{Http1Tunnel, NOT_FOUND, OK},
+    proto::http1::{Head, parse_head},
+    server::is_tunnel,
+    session::H2Session,
+};
+use bytes::{Bytes, BytesMut};
 use std::{
     fmt,
-    net::SocketAddr,
     sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
-use tokio::{io::AsyncReadExt, task::JoinSet};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    time::Instant,
+};
 use tower::{Layer, Service, ServiceExt};
 use xypro_core::{
-    Accepted, Address, BoxError, BoxFuture, Incoming, Network, Refused, Session, SessionDispatch,
-    Target, TlsInfo, error_chain,
+    Accepted, Address, BoxError, BoxFuture, BoxIo, HandBack, Incoming, Network, Prefixed, Refused,
+    Target,
 };
 
 /// The HTTP/2 client connection preface, the first bytes of every HTTP/2 connection.
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// How long a closed session keeps serving to end cleanly: GOAWAY, the streams' resets.
-pub const CLOSING_GRACE: Duration = Duration::from_millis(500);
-
 /// Which transport the connections speak.
 #[derive(Debug)]
-enum Transport {
+pub(crate) enum Transport {
     H2(ServerSettings),
     Grpc(grpc::ServerSettings),
 }
@@ -75,12 +81,16 @@ impl<S> Layer<S> for H2AcceptorLayer {
 
 /// Accepts an HTTP/2 connection (through TLS with ALPN `h2`, or h2c) as an
 /// [`Accepted::Session`]: the session serves the connection, runs the inner acceptor on each
-/// tunnel stream and hands what it yields to [`SessionDispatch::serve`], so each tunnel is a
-/// child of the connection in the table, and closing the connection closes them.
+/// tunnel stream and hands what it yields to
+/// [`SessionDispatch::serve`](xypro_core::SessionDispatch::serve), so each tunnel is a child of
+/// the connection in the table, and closing the connection closes them. A closed session sends
+/// GOAWAY and gets [`CLOSING_GRACE`] to end.
 ///
-/// When the inbound has a fallback ([`xypro_core::HandBack`]), a connection that does not start
-/// with the HTTP/2 preface (an HTTP/1.1 client) is handed back as a [`Refused`] with the bytes
-/// read. A closed session sends GOAWAY and gets [`CLOSING_GRACE`] to end.
+/// The `h2` transport also takes a tunnel as an HTTP/1.1 request (nginx's `proxy_pass` to it,
+/// sing-box's client without TLS), checked as an HTTP/2 one, answered `200` at once: its body
+/// (chunked, sized, or until the connection closes) is the tunnel's upstream. Any other
+/// request gets the identical empty `404` — or, when the inbound has a fallback
+/// ([`HandBack`]), is handed back as a [`Refused`] with every byte read.
 #[derive(Clone)]
 pub struct H2Acceptor<S> {
     inner: S,
@@ -130,149 +140,120 @@ where
 
     fn call(&mut self, incoming: Incoming) -> Self::Future {
         let (inner, transport) = (self.inner.clone(), self.transport.clone());
-        Box::pin(async move {
-            let incoming = match incoming.hands_back() {
-                true => check_preface(incoming, transport.handshake_timeout()).await?,
-                false => incoming,
-            };
-            let target = Target::new(Address::Ip(incoming.local), Network::Tcp, incoming.meta());
-            let session = H2Session {
-                incoming,
-                inner,
-                transport,
-            };
-            Ok(Accepted::Session {
-                target,
-                session: Box::new(session),
-            })
-        })
+        Box::pin(open(incoming, inner, transport))
     }
 }
 
-/// Reads the first bytes and hands the connection back unless they are the HTTP/2 preface.
-async fn check_preface(mut incoming: Incoming, after: Duration) -> Result<Incoming, BoxError> {
+/// Tells an HTTP/2 connection from an HTTP/1.1 request by the first bytes and serves each.
+async fn open<S>(
+    mut incoming: Incoming,
+    inner: S,
+    transport: Arc<Transport>,
+) -> Result<Accepted, BoxError>
+where
+    S: Service<Incoming, Response = Accepted> + Clone + Send + Sync + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    let after = transport.handshake_timeout();
+    let deadline = Instant::now() + after;
     let mut io = incoming.take_io();
     let mut read = BytesMut::with_capacity(PREFACE.len());
+    let preface = read_while(&mut io, &mut read, deadline, |read| {
+        read.len() < PREFACE.len() && PREFACE.starts_with(read)
+    });
+    if let Err(error) = preface.await {
+        return refuse(incoming, io, read.freeze(), error, false).await;
+    }
+    if read[..] == *PREFACE {
+        incoming.replace_io(Prefixed::new(read.freeze(), io));
+        let target = Target::new(Address::Ip(incoming.local), Network::Tcp, incoming.meta());
+        let session = H2Session {
+            incoming,
+            inner,
+            transport,
+        };
+        return Ok(Accepted::Session {
+            target,
+            session: Box::new(session),
+        });
+    }
+    let Transport::H2(settings) = &*transport else {
+        let error = "not an HTTP/2 connection preface".into();
+        return refuse(incoming, io, read.freeze(), error, false).await;
+    };
+    let head = read_head(&mut io, &mut read, deadline).await;
+    let head = match head {
+        Ok(head) if is_tunnel(&head.parts, settings) => head,
+        Ok(_) => {
+            let error = "not a tunnel request".into();
+            return refuse(incoming, io, read.freeze(), error, true).await;
+        }
+        Err(error) => return refuse(incoming, io, read.freeze(), error, true).await,
+    };
+    io.write_all(OK).await?;
+    let after_head = read.freeze().slice(head.len..);
+    incoming.extensions.remove::<HandBack>();
+    incoming.replace_io(Http1Tunnel::new(io, head.body, after_head));
+    inner.oneshot(incoming).await.map_err(Into::into)
+}
+
+/// Reads into `read` while `more` says so, until `deadline`; the end of the stream stops it.
+async fn read_while(
+    io: &mut BoxIo,
+    read: &mut BytesMut,
+    deadline: Instant,
+    more: impl Fn(&[u8]) -> bool,
+) -> Result<(), BoxError> {
     let reading = async {
-        while read.len() < PREFACE.len() && PREFACE.starts_with(&read) {
-            if io.read_buf(&mut read).await? == 0 {
+        while more(read) {
+            if io.read_buf(read).await? == 0 {
                 break;
             }
         }
-        Ok::<_, std::io::Error>(())
+        Ok::<_, BoxError>(())
     };
-    let outcome = tokio::time::timeout(after, reading).await;
-    if read[..] == *PREFACE {
-        incoming.replace_io(xypro_core::Prefixed::new(read.freeze(), io));
-        return Ok(incoming);
-    }
-    let reason: BoxError = match outcome {
-        Err(_) => H2Error::Timeout { after }.into(),
-        Ok(Err(e)) => e.into(),
-        Ok(Ok(())) => "not an HTTP/2 connection preface".into(),
-    };
-    match read.is_empty() {
-        true => Err(reason),
-        false => Err(Refused::new(incoming, io, read.freeze(), reason).into()),
+    let after = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout_at(deadline, reading).await {
+        Ok(read) => read,
+        Err(_) => Err(H2Error::Timeout { after }.into()),
     }
 }
 
-/// One HTTP/2 connection being served.
-struct H2Session<S> {
-    incoming: Incoming,
-    inner: S,
-    transport: Arc<Transport>,
-}
-
-impl<S> fmt::Debug for H2Session<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("H2Session")
-            .field("peer", &self.incoming.peer)
-            .field("transport", &self.transport)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S> Session for H2Session<S>
-where
-    S: Service<Incoming, Response = Accepted> + Clone + Send + Sync + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-{
-    fn run(self: Box<Self>, dispatch: SessionDispatch) -> BoxFuture<Result<(), BoxError>> {
-        Box::pin(async move {
-            let H2Session {
-                mut incoming,
-                inner,
-                transport,
-            } = *self;
-            let io = incoming.take_io();
-            let context = dispatch.parent().context.clone();
-            let closed = async move { context.closed().await };
-            let mut streams = Streams {
-                inner,
-                dispatch: Arc::new(dispatch),
-                peer: incoming.peer,
-                local: incoming.local,
-                inbound: incoming.inbound.clone(),
-                tls: incoming.extensions.get::<TlsInfo>().cloned(),
-                tasks: JoinSet::new(),
-            };
-            let on_stream = |_, stream| streams.spawn(stream);
-            let served = match &*transport {
-                Transport::H2(settings) => serve_until(io, settings, closed, on_stream).await,
-                Transport::Grpc(settings) => {
-                    grpc::serve_until(io, settings, closed, on_stream).await
-                }
-            };
-            // The connection is gone, so are its streams: their tunnels end on their own.
-            while streams.tasks.join_next().await.is_some() {}
-            served.map_err(Into::into)
-        })
-    }
-
-    fn closing_grace(&self) -> Duration {
-        CLOSING_GRACE
-    }
-}
-
-/// What each tunnel stream of a connection needs, and the tasks running them.
-struct Streams<S> {
-    inner: S,
-    dispatch: Arc<SessionDispatch>,
-    peer: SocketAddr,
-    local: SocketAddr,
-    inbound: Arc<str>,
-    tls: Option<TlsInfo>,
-    tasks: JoinSet<()>,
-}
-
-impl<S> Streams<S>
-where
-    S: Service<Incoming, Response = Accepted> + Clone + Send + Sync + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-{
-    /// Runs the inner acceptor on `stream` and dispatches what it yields, on a task of the
-    /// session's (finished tasks are collected on the way, so the set stays as small as the
-    /// number of open tunnels).
-    fn spawn(&mut self, stream: crate::H2Stream) {
-        while self.tasks.try_join_next().is_some() {}
-        let mut incoming = Incoming::new(stream, self.peer, self.local, self.inbound.clone());
-        if let Some(tls) = &self.tls {
-            incoming.extensions.insert(tls.clone());
+/// Reads an HTTP/1.1 request head into `read`, within the deadline and the size limit.
+async fn read_head(
+    io: &mut BoxIo,
+    read: &mut BytesMut,
+    deadline: Instant,
+) -> Result<Head, BoxError> {
+    let mut parsed = parse_head(read)?;
+    while parsed.is_none() {
+        let before = read.len();
+        read.reserve(4096);
+        read_while(io, read, deadline, |r| r.len() == before).await?;
+        if read.len() == before {
+            return Err("connection closed inside an HTTP/1.1 request head".into());
         }
-        let acceptor = self.inner.clone();
-        let dispatch = self.dispatch.clone();
-        self.tasks.spawn(async move {
-            let accepted = acceptor.oneshot(incoming).await.map_err(Into::into);
-            match accepted {
-                Ok(accepted) => dispatch.serve(accepted).await,
-                Err(e) => {
-                    let e: BoxError = e;
-                    tracing::info!("handshake failed on an HTTP/2 stream: {}", error_chain(&*e));
-                }
-            }
-        });
+        parsed = parse_head(read)?;
     }
+    Ok(parsed.expect("parsed above"))
+}
+
+/// Refuses a connection: hands it back with what was read when the inbound has a fallback,
+/// else answers an HTTP/1.1 request the identical empty `404` (`answer`) and closes.
+async fn refuse(
+    incoming: Incoming,
+    mut io: BoxIo,
+    read: Bytes,
+    error: BoxError,
+    answer: bool,
+) -> Result<Accepted, BoxError> {
+    if incoming.hands_back() && !read.is_empty() {
+        return Err(Refused::new(incoming, io, read, error).into());
+    }
+    if answer {
+        let _ = io.write_all(NOT_FOUND).await;
+        let _ = io.shutdown().await;
+    }
+    Err(error)
 }

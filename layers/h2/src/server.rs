@@ -59,7 +59,8 @@ where
     drive(io, settings.handshake_timeout, route, shutdown, on_stream).await
 }
 
-fn is_tunnel(parts: &Parts, settings: &ServerSettings) -> bool {
+/// Whether a request is a tunnel for these settings (path prefix, method, host).
+pub(crate) fn is_tunnel(parts: &Parts, settings: &ServerSettings) -> bool {
     if !parts.uri.path().starts_with(&settings.path) {
         return false;
     }
