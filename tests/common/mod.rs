@@ -229,3 +229,15 @@ pub fn cert(name: &str) -> String {
         .display()
         .to_string()
 }
+
+/// The first fenced block of language `lang` in README.md that contains `needle`.
+pub fn readme_block(lang: &str, needle: &str) -> String {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    readme
+        .split(&format!("```{lang}\n"))
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .find(|block| block.contains(needle))
+        .unwrap_or_else(|| panic!("README.md has no {lang} block with {needle:?}"))
+        .to_owned()
+}

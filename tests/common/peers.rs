@@ -1,6 +1,6 @@
 //! Real interop peers: v2ray 4.34 and sing-box 1.14, started on loopback with generated configs.
 
-use super::cert;
+use super::{cert, tunnel::Transport};
 use std::{
     net::{SocketAddr, TcpStream},
     path::{Path, PathBuf},
@@ -180,26 +180,10 @@ pub fn sing_box_client(
 /// nginx terminating TLS for `example.test` and proxying the WebSocket path `/xy` to `upstream`
 /// (plain HTTP), as README's deployment section describes; everything else gets 404.
 pub fn nginx_front(nginx: &Path, upstream: SocketAddr) -> Peer {
-    let dir = super::TempDir::new();
-    let port = free_port();
-    let root = dir.path().display().to_string();
-    let config = format!(
-        r#"user root;
-worker_processes 1;
-daemon off;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/body;
-    proxy_temp_path {root}/proxy;
-    fastcgi_temp_path {root}/fastcgi;
-    uwsgi_temp_path {root}/uwsgi;
-    scgi_temp_path {root}/scgi;
-    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+    let server = format!(
+        r#"map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
     server {{
-        listen 127.0.0.1:{port} ssl;
+        listen 127.0.0.1:PORT ssl;
         server_name example.test;
         ssl_certificate {cert};
         ssl_certificate_key {key};
@@ -214,11 +198,63 @@ http {{
             proxy_buffering off;
         }}
         location / {{ return 404; }}
-    }}
-}}
-"#,
+    }}"#,
         cert = cert("server.pem"),
         key = cert("server.key"),
+    );
+    nginx_serving(nginx, &server)
+}
+
+/// nginx with README's server block for HTTPUpgrade, HTTP/2 and gRPC, word for word but for
+/// the addresses: it listens on loopback with the test certificate, and `upstreams` (the
+/// HTTPUpgrade, h2 and gRPC inbounds) stand in for ports 10001, 10002 and 10003.
+pub fn nginx_transports_front(nginx: &Path, upstreams: [SocketAddr; 3]) -> Peer {
+    let mut server = super::readme_block("nginx", "grpc_pass")
+        .replace("listen 443 ", "listen 127.0.0.1:PORT ")
+        .replace(
+            "/etc/letsencrypt/live/proxy.example.com/fullchain.pem",
+            &cert("server.pem"),
+        )
+        .replace(
+            "/etc/letsencrypt/live/proxy.example.com/privkey.pem",
+            &cert("server.key"),
+        )
+        .replace("proxy.example.com", "example.test");
+    for (port, upstream) in [10001, 10002, 10003].iter().zip(upstreams) {
+        let readme = format!("127.0.0.1:{port}");
+        assert!(
+            server.contains(&readme),
+            "README's nginx block uses {readme}"
+        );
+        server = server.replace(&readme, &upstream.to_string());
+    }
+    nginx_serving(nginx, &server)
+}
+
+/// nginx running `server` (whose `listen` says `PORT`) in the `http` block of a config kept in
+/// a fresh directory.
+fn nginx_serving(nginx: &Path, server: &str) -> Peer {
+    let dir = super::TempDir::new();
+    let port = free_port();
+    let root = dir.path().display().to_string();
+    let server = server.replace("PORT", &port.to_string());
+    let config = format!(
+        r#"user root;
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    {server}
+}}
+"#
     );
     let prefix = root.clone();
     Peer::start_in(
@@ -229,4 +265,99 @@ http {{
         &config,
         port,
     )
+}
+
+/// sing-box's `transport` object for one of our transports (its `http` is our `h2`).
+fn sing_box_transport(transport: Transport) -> &'static str {
+    match transport {
+        Transport::WebSocket => r#"{"type":"ws","path":"/xy","headers":{"Host":"example.test"}}"#,
+        Transport::HttpUpgrade => r#"{"type":"httpupgrade","path":"/hu","host":"example.test"}"#,
+        Transport::H2 => r#"{"type":"http","path":"/h2"}"#,
+        Transport::Grpc => r#"{"type":"grpc","service_name":"gun"}"#,
+    }
+}
+
+/// The ALPN protocol TLS negotiates under `transport`.
+fn alpn(transport: Transport) -> &'static str {
+    match transport {
+        Transport::H2 | Transport::Grpc => "h2",
+        Transport::WebSocket | Transport::HttpUpgrade => "http/1.1",
+    }
+}
+
+/// sing-box as a VLESS server over `transport` over TLS, dialling freely.
+pub fn sing_box_transport_server(sing_box: &Path, id: &str, transport: Transport) -> Peer {
+    let port = free_port();
+    let config = format!(
+        r#"{{"log":{{"level":"warn"}},
+  "inbounds":[{{"type":"vless","listen":"127.0.0.1","listen_port":{port},
+    "users":[{{"uuid":"{id}"}}],
+    "tls":{{"enabled":true,"certificate_path":"{cert}","key_path":"{key}","alpn":["{alpn}"]}},
+    "transport":{transport}}}],
+  "outbounds":[{{"type":"direct"}}]}}"#,
+        cert = cert("server.pem"),
+        key = cert("server.key"),
+        alpn = alpn(transport),
+        transport = sing_box_transport(transport),
+    );
+    Peer::start(sing_box, &["run", "-c"], "server.json", &config, port)
+}
+
+/// sing-box as a SOCKS5 client whose outbound is VLESS over `transport` over TLS to `server`.
+pub fn sing_box_transport_client(
+    sing_box: &Path,
+    id: &str,
+    server: SocketAddr,
+    transport: Transport,
+    packet_encoding: &str,
+) -> Peer {
+    let port = free_port();
+    let config = format!(
+        r#"{{"log":{{"level":"warn"}},
+  "inbounds":[{{"type":"socks","listen":"127.0.0.1","listen_port":{port}}}],
+  "outbounds":[{{"type":"vless","server":"127.0.0.1","server_port":{sport},"uuid":"{id}",
+    "packet_encoding":"{packet_encoding}",
+    "tls":{{"enabled":true,"server_name":"example.test","certificate_path":"{ca}","alpn":["{alpn}"]}},
+    "transport":{transport}}}]}}"#,
+        sport = server.port(),
+        ca = cert("ca.pem"),
+        alpn = alpn(transport),
+        transport = sing_box_transport(transport),
+    );
+    Peer::start(sing_box, &["run", "-c"], "client.json", &config, port)
+}
+
+/// v2ray 4.34 as a VLESS server over h2 (path `/h2`; with no host it takes only
+/// `www.example.com`, our client's default) over TLS.
+pub fn v2ray_h2_server(v2ray: &Path, id: &str) -> Peer {
+    let port = free_port();
+    let config = format!(
+        r#"{{"log":{{"loglevel":"warning"}},
+  "inbounds":[{{"listen":"127.0.0.1","port":{port},"protocol":"vless",
+    "settings":{{"clients":[{{"id":"{id}"}}],"decryption":"none"}},
+    "streamSettings":{{"network":"h2","security":"tls",
+      "tlsSettings":{{"certificates":[{{"certificateFile":"{cert}","keyFile":"{key}"}}]}},
+      "httpSettings":{{"path":"/h2"}}}}}}],
+  "outbounds":[{{"protocol":"freedom"}}]}}"#,
+        cert = cert("server.pem"),
+        key = cert("server.key"),
+    );
+    Peer::start(v2ray, &["-config"], "server.json", &config, port)
+}
+
+/// v2ray 4.34 as a SOCKS5 client (UDP too) whose outbound is VLESS over h2 over TLS to `server`.
+pub fn v2ray_h2_client(v2ray: &Path, id: &str, server: SocketAddr) -> Peer {
+    let port = free_port();
+    let config = format!(
+        r#"{{"log":{{"loglevel":"warning"}},
+  "inbounds":[{{"listen":"127.0.0.1","port":{port},"protocol":"socks","settings":{{"udp":true,"ip":"127.0.0.1"}}}}],
+  "outbounds":[{{"protocol":"vless",
+    "settings":{{"vnext":[{{"address":"127.0.0.1","port":{sport},"users":[{{"id":"{id}","encryption":"none"}}]}}]}},
+    "streamSettings":{{"network":"h2","security":"tls",
+      "tlsSettings":{{"serverName":"example.test","certificates":[{{"usage":"verify","certificateFile":"{ca}"}}]}},
+      "httpSettings":{{"path":"/h2"}}}}}}]}}"#,
+        sport = server.port(),
+        ca = cert("ca.pem"),
+    );
+    Peer::start(v2ray, &["-config"], "client.json", &config, port)
 }

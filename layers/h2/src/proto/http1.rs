@@ -274,7 +274,11 @@ mod tests {
         let nginx = head(
             b"PUT /h2 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\nbody",
         );
-        assert_eq!((nginx.body, nginx.len), (Body::Chunked, 81), "up to the blank line");
+        assert_eq!(
+            (nginx.body, nginx.len),
+            (Body::Chunked, 81),
+            "up to the blank line"
+        );
         assert_eq!(nginx.parts.method, Method::PUT);
         assert_eq!(nginx.parts.uri.path(), "/h2");
         assert_eq!(nginx.parts.headers[header::HOST], "a.test");
