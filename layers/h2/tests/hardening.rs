@@ -80,3 +80,59 @@ async fn oversized_headers_are_refused_and_the_connection_serves_on() {
     );
     assert!(tunnels.try_recv().is_err());
 }
+
+#[tokio::test]
+async fn a_shutdown_sends_goaway_lets_open_streams_finish_and_refuses_new_ones() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (tx, mut tunnels) = mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let settings = ServerOptions::new("/h2").settings().unwrap();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        xypro_h2::serve_until(tcp, &settings, shutdown, |_, stream| {
+            let _ = tx.send(stream);
+        })
+        .await
+    });
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (mut client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let connection = tokio::spawn(connection);
+    let request = || {
+        http::Request::builder()
+            .method("PUT")
+            .uri("https://a.test/h2")
+            .body(())
+            .unwrap()
+    };
+    let (response, mut body) = client.send_request(request(), false).unwrap();
+    let mut tunnel = tunnels.recv().await.unwrap();
+    assert_eq!(response.await.unwrap().status(), 200);
+    stop.send(()).unwrap();
+    // The open stream still carries data both ways after the GOAWAY ...
+    body.send_data(Bytes::from_static(b"still"), false).unwrap();
+    let mut got = [0; 5];
+    tokio::io::AsyncReadExt::read_exact(&mut tunnel, &mut got)
+        .await
+        .unwrap();
+    assert_eq!(&got, b"still");
+    // ... a new one is refused ...
+    let refused = match client.clone().ready().await {
+        Ok(mut ready) => match ready.send_request(request(), true) {
+            Ok((response, _)) => response.await.is_err(),
+            Err(_) => true,
+        },
+        Err(_) => true,
+    };
+    assert!(refused, "no new stream after the GOAWAY");
+    // ... and the connection ends once the open stream does.
+    tunnel.shutdown().await.unwrap();
+    body.send_data(Bytes::new(), true).unwrap();
+    drop(tunnel);
+    let ended = tokio::time::timeout(Duration::from_secs(5), driver).await;
+    assert!(ended.expect("the driver ends").unwrap().is_ok());
+    let _ = connection.await;
+}
