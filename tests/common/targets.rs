@@ -178,9 +178,13 @@ pub struct Visit {
 /// The page the test website serves.
 pub const WEB_PAGE: &str = "<!doctype html><html><head><title>real site</title></head><body><h1>A real website</h1></body></html>";
 
+/// How long the test website waits for a whole request head (nginx's `client_header_timeout`).
+pub const WEB_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A small website on 127.0.0.1:0: takes an optional PROXY protocol header, answers an HTTP
-/// request with [`WEB_PAGE`] (`200`) and anything else with `400`, one request per connection;
-/// reports each request.
+/// request with [`WEB_PAGE`] (`200`) and anything else with `400`, one request per connection,
+/// and closes a connection whose head is not in within [`WEB_HEADER_TIMEOUT`]; reports each
+/// request.
 pub async fn web_server() -> (SocketAddr, mpsc::UnboundedReceiver<Visit>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -195,12 +199,13 @@ pub async fn web_server() -> (SocketAddr, mpsc::UnboundedReceiver<Visit>) {
 
 /// Serves one connection of [`web_server`].
 async fn visit(mut stream: TcpStream, visits: mpsc::UnboundedSender<Visit>) {
+    let deadline = tokio::time::Instant::now() + WEB_HEADER_TIMEOUT;
     let mut read = Vec::new();
     let mut buf = [0u8; 4096];
     let (proxied, head) = loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => read.extend_from_slice(&buf[..n]),
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) | Err(_) => return,
+            Ok(Ok(n)) => read.extend_from_slice(&buf[..n]),
         }
         let Some((proxied, start)) = proxy_header(&read) else {
             continue;
