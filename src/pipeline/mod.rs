@@ -348,6 +348,55 @@ mod tests {
     }
 
     #[test]
+    fn h2_under_a_websocket_is_refused_at_its_alpn_entry() {
+        let text = "inbounds:\n  s:\n    listen: 127.0.0.1:0\n    pipeline:\n      - tls:\n          cert: c.pem\n          key: k.pem\n          alpn: [http/1.1, h2]\n      - websocket: { path: /xy }\n      - vless: { users: [{ name: a, id: x }] }\n    outbound: a\noutbounds:\n  a:\n    - vless: { id: x }\n    - httpupgrade: { path: /hu }\n    - tls: { server_name: a.test, alpn: [h2] }\n    - tcp: { address: a.test:443 }\n";
+        let err = build(&Config::parse("t.yaml", text.into()).unwrap(), &registry()).unwrap_err();
+        assert_eq!(err.key, "outbounds.a[2].tls.alpn[0]", "{err}");
+        assert_eq!(err.line, Some(16), "{err}");
+        assert!(err.message.contains("`httpupgrade`"), "{err}");
+        let inbound_only = text.replace("alpn: [h2] }", "alpn: [http/1.1] }");
+        let err = build(&Config::parse("t.yaml", inbound_only).unwrap(), &registry()).unwrap_err();
+        assert_eq!(err.key, "inbounds.s.pipeline[0].tls.alpn[1]", "{err}");
+        assert_eq!(err.line, Some(8), "{err}");
+    }
+
+    #[test]
+    fn fallback_errors_point_at_the_entry() {
+        let text = |fallback: &str| {
+            format!(
+                "inbounds:\n  s:\n    listen: 127.0.0.1:0\n    pipeline: [socks5]\n    outbound: a\n    fallback:\n{fallback}outbounds:\n  a: [direct]\n  web: [direct]\n"
+            )
+        };
+        let err = |fallback: &str| {
+            let config = Config::parse("t.yaml", text(fallback)).unwrap();
+            build(&config, &registry()).unwrap_err()
+        };
+        let unknown = err("      - { outbound: web }\n      - { path: /blog, outbound: blog }\n");
+        assert_eq!(unknown.key, "inbounds.s.fallback[1].outbound", "{unknown}");
+        assert_eq!(unknown.line, Some(8), "{unknown}");
+        assert!(
+            unknown.message.contains("no outbound named `blog`"),
+            "{unknown}"
+        );
+        let version = err("      outbound: web\n      proxy_protocol: 3\n");
+        assert_eq!(
+            version.key, "inbounds.s.fallback.proxy_protocol",
+            "{version}"
+        );
+        assert_eq!(version.line, Some(8), "{version}");
+        let pipelines = build(
+            &Config::parse(
+                "t.yaml",
+                text("      web\n").replace("    fallback:\n      web\n", "    fallback: web\n"),
+            )
+            .unwrap(),
+            &registry(),
+        )
+        .unwrap();
+        assert!(pipelines.inbounds[0].fallback.is_some());
+    }
+
+    #[test]
     fn key_paths_split_into_steps() {
         assert_eq!(
             key_steps("users[0].id"),
