@@ -189,3 +189,93 @@ async fn entries_are_chosen_by_path_and_every_transport_falls_back() {
         );
     }
 }
+
+/// README's fallback server, made runnable here: loopback, the test certificate, and the
+/// website's two addresses.
+fn readme_fallback_server(website: [SocketAddr; 2]) -> String {
+    common::readme_block("yaml", "outbound: website-h2")
+        .replace("0.0.0.0:443", "127.0.0.1:0")
+        .replace(
+            "/etc/letsencrypt/live/proxy.example.com/fullchain.pem",
+            &cert("server.pem"),
+        )
+        .replace(
+            "/etc/letsencrypt/live/proxy.example.com/privkey.pem",
+            &cert("server.key"),
+        )
+        .replace("127.0.0.1:8080", &website[0].to_string())
+        .replace("127.0.0.1:8081", &website[1].to_string())
+}
+
+/// The lines of nginx's access log.
+fn visitors(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_website_behind_nginx_logs_each_visitor_over_http1_and_h2() {
+    let Some(nginx) = peers::require("nginx") else {
+        return;
+    };
+    let docroot = common::TempDir::new();
+    std::fs::write(docroot.path().join("index.html"), targets::WEB_PAGE).unwrap();
+    let (_website, addrs, log) = peers::nginx_website(&nginx, docroot.path());
+    let proxy = Proxy::start(&readme_fallback_server(addrs));
+    let server = proxy.addr("vless");
+
+    // HTTP/1.1: the fallback entry without a key.
+    let mut tls = raw::tls_connect(server, "example.test").await.unwrap();
+    let ours = tls.get_ref().0.get_ref().local_addr().unwrap();
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, _) = raw::read_until_close(&mut tls, flows::PATIENCE).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.ends_with(targets::WEB_PAGE), "{answer}");
+    assert!(
+        raw::eventually(flows::PATIENCE, || visitors(&log)
+            .contains(&format!("{ours} HTTP/1.1")))
+        .await,
+        "nginx logged our own address: {:?}",
+        visitors(&log)
+    );
+
+    // HTTP/2 (ALPN h2, which the websocket inbound offers because it has a fallback): the
+    // `alpn: h2` entry, to nginx's h2c port.
+    let tls = raw::tls_connect_alpn(server, "example.test", "h2")
+        .await
+        .unwrap();
+    let ours = tls.get_ref().0.get_ref().local_addr().unwrap();
+    let (send, connection) = h2::client::handshake(tls).await.unwrap();
+    tokio::spawn(connection);
+    let mut send = send.ready().await.unwrap();
+    let request = http::Request::get("https://example.test/")
+        .body(())
+        .unwrap();
+    let (response, _) = send.send_request(request, true).unwrap();
+    let response = tokio::time::timeout(flows::PATIENCE, response)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut page = Vec::new();
+    while let Some(data) = body.data().await {
+        let data = data.unwrap();
+        let _ = body.flow_control().release_capacity(data.len());
+        page.extend_from_slice(&data);
+    }
+    assert_eq!(page, targets::WEB_PAGE.as_bytes());
+    assert!(
+        raw::eventually(flows::PATIENCE, || visitors(&log)
+            .contains(&format!("{ours} HTTP/2.0")))
+        .await,
+        "nginx logged our own address over h2c: {:?}",
+        visitors(&log)
+    );
+}

@@ -18,10 +18,12 @@ fn needed_by(kind: &str) -> Option<&'static str> {
 
 /// The options of the `tls` layer `spec`, given the layers above it (nearest first): `alpn:
 /// [h2]` added under an HTTP/2 transport when `alpn` is not set, and an error naming the entry
-/// when `alpn` offers `h2` under an HTTP/1.1 upgrade.
+/// when `alpn` offers `h2` under an HTTP/1.1 upgrade — unless the inbound has a fallback
+/// (`fallback`), which takes the clients that choose `h2` (browsers, as Xray's setups do).
 pub(super) fn tls_options<'a>(
     spec: &'a LayerSpec,
     mut above: impl Iterator<Item = &'a LayerSpec>,
+    fallback: bool,
 ) -> Result<Cow<'a, Value>, InvalidOptions> {
     let Some((kind, needed)) = above.find_map(|l| needed_by(&l.kind).map(|n| (&l.kind, n))) else {
         return Ok(Cow::Borrowed(&spec.options));
@@ -37,13 +39,14 @@ pub(super) fn tls_options<'a>(
             options.insert(Value::String("alpn".into()), h2);
             Ok(Cow::Owned(Value::Mapping(options)))
         }
-        ("http/1.1", Some(Value::Sequence(offered))) => {
+        ("http/1.1", Some(Value::Sequence(offered))) if !fallback => {
             match offered.iter().position(|p| p.as_str() == Some("h2")) {
                 Some(index) => Err(InvalidOptions::at(
                     format!("alpn[{index}]"),
                     format!(
                         "`h2` cannot be offered under the `{kind}` layer: its HTTP/1.1 upgrade \
-                         does not work over HTTP/2 (offer http/1.1)"
+                         does not work over HTTP/2 (offer http/1.1, or give the inbound a \
+                         fallback for the clients that choose h2)"
                     ),
                 )),
                 None => Ok(Cow::Borrowed(&spec.options)),
@@ -65,17 +68,19 @@ mod tests {
     fn h2_is_added_only_when_alpn_is_unset() {
         let tls = spec("tls: { server_name: a.test }");
         let grpc = spec("grpc: { service_name: gun }");
-        let options = tls_options(&tls, [&grpc].into_iter()).unwrap();
+        let options = tls_options(&tls, [&grpc].into_iter(), false).unwrap();
         assert_eq!(
             options.get("alpn").unwrap(),
             &serde_yaml::from_str::<Value>("[h2]").unwrap()
         );
         let own = spec("tls: { server_name: a.test, alpn: [h2, http/1.1] }");
-        let options = tls_options(&own, [&grpc].into_iter()).unwrap();
+        let options = tls_options(&own, [&grpc].into_iter(), false).unwrap();
         assert_eq!(options.get("alpn").unwrap().as_sequence().unwrap().len(), 2);
         let plain = spec("vless: { id: x }");
         assert_eq!(
-            tls_options(&tls, [&plain].into_iter()).unwrap().get("alpn"),
+            tls_options(&tls, [&plain].into_iter(), false)
+                .unwrap()
+                .get("alpn"),
             None
         );
     }
@@ -85,10 +90,14 @@ mod tests {
         let tls = spec("tls: { cert: c, key: k, alpn: [http/1.1, h2] }");
         let ws = spec("websocket: { path: /xy }");
         let vless = spec("vless: { users: [] }");
-        let err = tls_options(&tls, [&ws, &vless].into_iter()).unwrap_err();
+        let err = tls_options(&tls, [&ws, &vless].into_iter(), false).unwrap_err();
         assert_eq!(err.key(), Some("alpn[1]"));
         assert!(err.message().contains("`websocket`"), "{err}");
         let fine = spec("tls: { cert: c, key: k, alpn: [http/1.1] }");
-        assert!(tls_options(&fine, [&ws].into_iter()).is_ok());
+        assert!(tls_options(&fine, [&ws].into_iter(), false).is_ok());
+        assert!(
+            tls_options(&tls, [&ws].into_iter(), true).is_ok(),
+            "a fallback takes the h2 clients"
+        );
     }
 }

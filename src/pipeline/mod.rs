@@ -70,7 +70,11 @@ pub fn build(config: &Config, registry: &Registry) -> Result<Pipelines, ConfigEr
             Step::Key("pipeline"),
         ];
         let entries = &registry.inbound;
-        let acceptor = builder.chain(&path, &inbound.pipeline, entries, Some(inbound.listen))?;
+        let side = Side::Inbound {
+            listen: inbound.listen,
+            fallback: inbound.fallback.is_some(),
+        };
+        let acceptor = builder.chain(&path, &inbound.pipeline, entries, side)?;
         let fallback = match &inbound.fallback {
             Some(options) => Some(Arc::new(builder.fallback(name, options)?)),
             None => None,
@@ -87,6 +91,15 @@ pub fn build(config: &Config, registry: &Registry) -> Result<Pipelines, ConfigEr
         inbounds,
         limits: config.raw.limits.clone(),
     })
+}
+
+/// Which kind of pipeline is being built.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    /// An inbound's, listening on `listen`, with or without a `fallback:`.
+    Inbound { listen: SocketAddr, fallback: bool },
+    /// An outbound's.
+    Outbound,
 }
 
 /// The state of one build: what is built, what is being built, the first located failure.
@@ -110,7 +123,7 @@ impl Builder<'_> {
         self.building.borrow_mut().push(name.to_owned());
         let path = [Step::Key("outbounds"), Step::Key(name)];
         let layers = &self.config.raw.outbounds[name];
-        let built = self.chain(&path, layers, &self.registry.outbound, None);
+        let built = self.chain(&path, layers, &self.registry.outbound, Side::Outbound);
         self.building.borrow_mut().pop();
         let connector = Named::boxed(name, built?);
         self.built
@@ -162,7 +175,7 @@ impl Builder<'_> {
         path: &[Step<'_>],
         layers: &[LayerSpec],
         entries: &BTreeMap<String, Entry<S>>,
-        listen: Option<SocketAddr>,
+        side: Side,
     ) -> Result<S, ConfigError> {
         let lookup = |name: &str| self.lookup(name);
         let mut built: Option<S> = None;
@@ -184,13 +197,17 @@ impl Builder<'_> {
                 .with_dial_port(dial_port(below))
                 .with_outbounds(&lookup)
                 .with_resources(self.resources);
-            if let Some(listen) = listen {
+            if let Side::Inbound { listen, .. } = side {
                 ctx = ctx.with_listen(listen);
             }
-            let options = match spec.kind.as_str() {
+            let options = match (spec.kind.as_str(), side) {
                 // Inbound layers above this one come after it; outbound ones before it.
-                "tls" if listen.is_some() => alpn::tls_options(spec, below.iter()),
-                "tls" => alpn::tls_options(spec, layers[..index].iter().rev()),
+                ("tls", Side::Inbound { fallback, .. }) => {
+                    alpn::tls_options(spec, below.iter(), fallback)
+                }
+                ("tls", Side::Outbound) => {
+                    alpn::tls_options(spec, layers[..index].iter().rev(), false)
+                }
                 _ => Ok(Cow::Borrowed(&spec.options)),
             }
             .map_err(|e| self.locate(&here, &spec.kind, e))?;

@@ -203,7 +203,7 @@ pub fn nginx_front(nginx: &Path, upstream: SocketAddr) -> Peer {
         cert = cert("server.pem"),
         key = cert("server.key"),
     );
-    nginx_serving(nginx, &server)
+    nginx_serving(nginx, &server, "access_log off;")
 }
 
 /// nginx with README's server block for HTTPUpgrade, HTTP/2 and gRPC, word for word but for
@@ -229,12 +229,34 @@ pub fn nginx_transports_front(nginx: &Path, upstreams: [SocketAddr; 3]) -> Peer 
         );
         server = server.replace(&readme, &upstream.to_string());
     }
-    nginx_serving(nginx, &server)
+    nginx_serving(nginx, &server, "access_log off;")
 }
 
-/// nginx running `server` (whose `listen` says `PORT`) in the `http` block of a config kept in
-/// a fresh directory.
-fn nginx_serving(nginx: &Path, server: &str) -> Peer {
+/// README's website behind the fallback, word for word but for the addresses: nginx reading
+/// the PROXY header on two ports (HTTP/1.1 and h2c) and serving `docroot`; it logs each request
+/// as `ADDRESS:PORT PROTOCOL` (the visitor's, from the header) to the returned file.
+pub fn nginx_website(nginx: &Path, docroot: &Path) -> (Peer, [SocketAddr; 2], PathBuf) {
+    let h2c = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let server = super::readme_block("nginx", "real_ip_header proxy_protocol")
+        .replace("127.0.0.1:8080", "127.0.0.1:PORT")
+        .replace("127.0.0.1:8081", &h2c.to_string())
+        .replace(
+            "root /var/www/html;",
+            &format!("root {};", docroot.display()),
+        );
+    let log = docroot.join("access.log");
+    let logging = format!(
+        "log_format visitor '$remote_addr:$remote_port $server_protocol';\n    access_log {} visitor;",
+        log.display()
+    );
+    let peer = nginx_serving(nginx, &server, &logging);
+    let http1 = peer.addr;
+    (peer, [http1, h2c], log)
+}
+
+/// nginx running `server` (whose `listen` says `PORT`) after `logging` in the `http` block of a
+/// config kept in a fresh directory.
+fn nginx_serving(nginx: &Path, server: &str, logging: &str) -> Peer {
     let dir = super::TempDir::new();
     let port = free_port();
     let root = dir.path().display().to_string();
@@ -247,7 +269,7 @@ pid {root}/nginx.pid;
 error_log {root}/error.log warn;
 events {{ worker_connections 256; }}
 http {{
-    access_log off;
+    {logging}
     client_body_temp_path {root}/body;
     proxy_temp_path {root}/proxy;
     fastcgi_temp_path {root}/fastcgi;
