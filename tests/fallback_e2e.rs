@@ -28,11 +28,12 @@ fn server(pipeline: &str, fallback: &str, web: SocketAddr) -> String {
     )
 }
 
-/// curl's body for `path` on the proxy's TLS port, as `example.test`.
+/// curl's body for `path` on the proxy's TLS port, as `example.test`, over HTTP/1.1.
 fn fetch(proxy: SocketAddr, path: &str) -> String {
     let url = format!("https://example.test:{}{path}", proxy.port());
     let resolve = format!("example.test:{}:127.0.0.1", proxy.port());
-    let (code, body) = curl(&["--cacert", &cert("ca.pem"), "--resolve", &resolve, &url]);
+    let ca = cert("ca.pem");
+    let (code, body) = curl(&["--http1.1", "--cacert", &ca, "--resolve", &resolve, &url]);
     assert_eq!(code, 0, "curl {url}");
     String::from_utf8(body).unwrap()
 }
@@ -166,12 +167,16 @@ async fn entries_are_chosen_by_path_and_every_transport_falls_back() {
     for layer in [
         "      - httpupgrade: { path: /hu }\n",
         "      - websocket: { path: /xy }\n",
+        "      - h2: { path: /h2 }\n",
+        "      - grpc: { service_name: gun }\n",
     ] {
+        // HTTP/1.1 clients of the HTTP/2 transports are the fallback's.
         let yaml = server(
             layer,
             "[{ outbound: web }, { path: /blog, outbound: blog }]",
             site,
         )
+        .replace(".key }", ".key, alpn: [h2, http/1.1] }")
         .replace(
             "  web:\n",
             &format!("  blog:\n    - tcp: {{ address: {blog} }}\n  web:\n"),

@@ -189,7 +189,11 @@ where
             let error = "not a tunnel request".into();
             return refuse(incoming, io, read.freeze(), error, true).await;
         }
-        Err(error) => return refuse(incoming, io, read.freeze(), error, true).await,
+        Err(error) => {
+            // An unfinished head is closed silently at the deadline, as the WebSocket server does.
+            let answer = !error.is::<H2Error>();
+            return refuse(incoming, io, read.freeze(), error, answer).await;
+        }
     };
     io.write_all(OK).await?;
     let after_head = read.freeze().slice(head.len..);
