@@ -48,7 +48,7 @@ fn server_config(transport: Transport, web: Option<SocketAddr>) -> String {
 /// A server, our client tunnelling to it over the same transport, and a healthy tunnel.
 struct Setup {
     server: Proxy,
-    _client: Proxy,
+    client: Proxy,
     healthy: Healthy,
     echo: SocketAddr,
 }
@@ -66,7 +66,7 @@ impl Setup {
         let healthy = Healthy::open(client.addr("socks"), echo).await;
         Setup {
             server,
-            _client: client,
+            client,
             healthy,
             echo,
         }
@@ -74,6 +74,11 @@ impl Setup {
 
     fn addr(&self) -> SocketAddr {
         self.server.addr("server")
+    }
+
+    /// A new healthy tunnel, for a test whose idle timeout would end an older one.
+    async fn fresh_healthy(&self) -> Healthy {
+        Healthy::open(self.client.addr("socks"), self.echo).await
     }
 
     /// The server's open descriptors.
@@ -302,7 +307,7 @@ async fn a_settings_flood_from_a_client_that_never_reads_stays_bounded() {
 async fn a_stalled_window_holds_memory_and_ends_at_the_idle_timeout() {
     let config = server_config(Transport::H2, None)
         .replace("outbounds:", "limits: { idle_timeout: 2s }\noutbounds:");
-    let mut setup = Setup::with_config(Transport::H2, &config).await;
+    let setup = Setup::with_config(Transport::H2, &config).await;
     let pid = raw::pid_of(&setup.server);
     let rss_before = raw::rss_kib(pid);
     let bulk = targets::bulk_server().await;
@@ -318,7 +323,8 @@ async fn a_stalled_window_holds_memory_and_ends_at_the_idle_timeout() {
     // Read nothing: the server may send one window's worth, then waits.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _stream = echo_stream(&mut send, Transport::H2, setup.echo).await;
-    setup.healthy.check().await;
+    // A tunnel opened now, well within the 2 s idle timeout of this server.
+    setup.fresh_healthy().await.check().await;
     let grown = raw::rss_kib(pid).saturating_sub(rss_before);
     assert!(grown < 32 << 10, "RSS grew by {grown} KiB while stalled");
     // Past the 2 s idle timeout the stream ends, after at most the window plus the header.
