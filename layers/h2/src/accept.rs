@@ -84,7 +84,7 @@ impl<S> Layer<S> for H2AcceptorLayer {
 /// tunnel stream and hands what it yields to
 /// [`SessionDispatch::serve`](xypro_core::SessionDispatch::serve), so each tunnel is a child of
 /// the connection in the table, and closing the connection closes them. A closed session sends
-/// GOAWAY and gets [`CLOSING_GRACE`] to end.
+/// GOAWAY and gets [`CLOSING_GRACE`](crate::CLOSING_GRACE) to end.
 ///
 /// The `h2` transport also takes a tunnel as an HTTP/1.1 request (nginx's `proxy_pass` to it,
 /// sing-box's client without TLS), checked as an HTTP/2 one, answered `200` at once: its body
