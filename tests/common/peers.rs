@@ -178,39 +178,20 @@ pub fn sing_box_client(
     Peer::start(sing_box, &["run", "-c"], "client.json", &config, port)
 }
 
-/// nginx terminating TLS for `example.test` and proxying the WebSocket path `/xy` to `upstream`
-/// (plain HTTP), as README's deployment section describes; everything else gets 404.
+/// nginx with README's WebSocket server block ("nginx in front"), word for word but for the
+/// addresses and the path: it listens on loopback with the test certificate and proxies `/xy`
+/// to `upstream` (plain HTTP).
 pub fn nginx_front(nginx: &Path, upstream: SocketAddr) -> Peer {
-    let server = format!(
-        r#"map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-    server {{
-        listen 127.0.0.1:PORT ssl;
-        server_name example.test;
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        location = /xy {{
-            proxy_pass http://{upstream};
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_set_header Host $host;
-            proxy_read_timeout 1h;
-            proxy_send_timeout 1h;
-            proxy_buffering off;
-        }}
-        location / {{ return 404; }}
-    }}"#,
-        cert = cert("server.pem"),
-        key = cert("server.key"),
-    );
+    let server = readme_server("$connection_upgrade")
+        .replace("/a-long-unguessable-path", "/xy")
+        .replace("127.0.0.1:10000", &upstream.to_string());
     nginx_serving(nginx, &server, "access_log off;")
 }
 
-/// nginx with README's server block for HTTPUpgrade, HTTP/2 and gRPC, word for word but for
-/// the addresses: it listens on loopback with the test certificate, and `upstreams` (the
-/// HTTPUpgrade, h2 and gRPC inbounds) stand in for ports 10001, 10002 and 10003.
-pub fn nginx_transports_front(nginx: &Path, upstreams: [SocketAddr; 3]) -> Peer {
-    let mut server = super::readme_block("nginx", "grpc_pass")
+/// README's nginx block containing `needle`, listening on loopback (`PORT`) with the test
+/// certificate for `example.test`.
+fn readme_server(needle: &str) -> String {
+    super::readme_block("nginx", needle)
         .replace("listen 443 ", "listen 127.0.0.1:PORT ")
         .replace(
             "/etc/letsencrypt/live/proxy.example.com/fullchain.pem",
@@ -220,7 +201,14 @@ pub fn nginx_transports_front(nginx: &Path, upstreams: [SocketAddr; 3]) -> Peer 
             "/etc/letsencrypt/live/proxy.example.com/privkey.pem",
             &cert("server.key"),
         )
-        .replace("proxy.example.com", "example.test");
+        .replace("proxy.example.com", "example.test")
+}
+
+/// nginx with README's server block for HTTPUpgrade, HTTP/2 and gRPC, word for word but for
+/// the addresses: it listens on loopback with the test certificate, and `upstreams` (the
+/// HTTPUpgrade, h2 and gRPC inbounds) stand in for ports 10001, 10002 and 10003.
+pub fn nginx_transports_front(nginx: &Path, upstreams: [SocketAddr; 3]) -> Peer {
+    let mut server = readme_server("grpc_pass");
     for (port, upstream) in [10001, 10002, 10003].iter().zip(upstreams) {
         let readme = format!("127.0.0.1:{port}");
         assert!(
