@@ -104,16 +104,16 @@ impl App {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Result<Response<Full<Bytes>>, Infallible> {
-        if req.uri().path() == self.websocket.path {
-            if let Ok(accepted) = accept_upgrade(&req, &self.websocket) {
-                let on_upgrade = hyper::upgrade::on(&mut req);
-                tokio::spawn(async move {
-                    if let Err(e) = self.tunnel(on_upgrade, accepted.early, peer, local).await {
-                        eprintln!("tunnel from {peer} ended: {e}");
-                    }
-                });
-                return Ok(accepted.response.map(|_: Empty<Bytes>| Full::default()));
-            }
+        if req.uri().path() == self.websocket.path
+            && let Ok(accepted) = accept_upgrade(&req, &self.websocket)
+        {
+            let on_upgrade = hyper::upgrade::on(&mut req);
+            tokio::spawn(async move {
+                if let Err(e) = self.tunnel(on_upgrade, accepted.early, peer, local).await {
+                    eprintln!("tunnel from {peer} ended: {e}");
+                }
+            });
+            return Ok(accepted.response.map(|_: Empty<Bytes>| Full::default()));
         }
         let response = match req.uri().path() {
             "/" => Response::new(Full::new(Bytes::from_static(PAGE.as_bytes()))),

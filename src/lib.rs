@@ -1,13 +1,15 @@
 //! xypro-stack: a proxy built from tower layers and declared as YAML pipelines.
 //!
-//! Inbound connections pass through accept-side layers (TLS, WebSocket, then a proxy protocol
-//! such as SOCKS5) and become [`Target`](core::Target)s; outbound pipelines are stacks of
-//! connectors (timeouts, limits, VLESS, WebSocket, TLS, TCP) that reach them. The pieces live in
+//! Inbound connections pass through accept-side layers (TLS, WebSocket, then a proxy protocol:
+//! SOCKS5, HTTP, both on one [`mixed`] port, or VLESS) and become [`Target`](core::Target)s;
+//! outbound pipelines are stacks of connectors (timeouts, limits, VLESS, WebSocket, TLS, TCP)
+//! that reach them. The pieces live in
 //! the `xypro-*` layer crates, re-exported here; this crate adds the YAML [`config`], the layer
 //! [`Registry`] and the [`serve`] loop the `xypro-stack` binary runs.
 
 pub mod config;
 pub mod link;
+pub mod mixed;
 pub mod pipeline;
 pub mod serve;
 
@@ -19,6 +21,7 @@ pub use xypro_core as core;
 pub use xypro_core::error_chain;
 pub use xypro_fallback as fallback;
 pub use xypro_h2 as h2;
+pub use xypro_http as http;
 pub use xypro_httpupgrade as httpupgrade;
 pub use xypro_limit as limit;
 pub use xypro_socks5 as socks5;

@@ -52,6 +52,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        // `check` and `link` show the same warnings `run` would log (`insecure: true`, short
+        // ids, readable key files), without timestamps.
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .without_time()
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match cli.command {
         Command::Uuid => {
             println!("{}", uuid::Uuid::new_v4());

@@ -90,6 +90,14 @@ fn open_socks5_on_a_public_address_refuses_to_start() {
     assert!(err.contains("allow_open"), "{err}");
     let (code, _, err) = check(&open.replace("- socks5", "- socks5: { allow_open: true }"));
     assert_eq!(code, 0, "{err}");
+    for layer in ["http", "mixed"] {
+        let (code, _, err) = check(&open.replace("- socks5", &format!("- {layer}")));
+        assert_ne!(code, 0, "an open {layer} proxy");
+        assert!(err.contains("allow_open") && err.contains(":5:"), "{err}");
+        let users = format!("- {layer}: {{ users: [{{ user: u, pass: p }}] }}");
+        let (code, _, err) = check(&open.replace("- socks5", &users));
+        assert_eq!(code, 0, "{err}");
+    }
 }
 
 #[test]

@@ -130,7 +130,12 @@ async fn concurrent_tunnels_of_one_mib_with_hashes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_opened_and_closed_leave_fds_and_memory_near_baseline() {
     let count = 1000 * scale();
-    let proxy = Proxy::start(&socks_direct(""));
+    // Every one of them stays silent, so the handshake caps must let them all in.
+    let caps = format!(
+        "limits: {{ handshakes_per_inbound: {n}, handshakes_per_address: {n} }}\n",
+        n = count + 100
+    );
+    let proxy = Proxy::start(&socks_direct(&caps));
     let addr = proxy.addr("socks");
     let echo = targets::echo_server().await;
     let mut healthy = Healthy::open(addr, echo).await;

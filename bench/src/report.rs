@@ -94,15 +94,15 @@ pub(crate) fn render(
         out.push_str(&values.join(" | "));
         out.push_str(&format!(" | {vs_v2ray} | {vs_sing_box} | {goal} |\n"));
     }
-    if let Some(row) = results.rows.first() {
-        if let (Some(direct), Some(ours)) = (row.direct, row.of(&results.systems, Kind::Ours)) {
-            let bound = direct / 3.0;
-            out.push_str(&format!(
+    if let Some(row) = results.rows.first()
+        && let (Some(direct), Some(ours)) = (row.direct, row.of(&results.systems, Kind::Ours))
+    {
+        let bound = direct / 3.0;
+        out.push_str(&format!(
                 "\nEvery tunnelled byte crosses three loopback connections (target, tunnel, SOCKS5) on the same \
                  cores, so one-connection throughput is bounded near direct / 3 = {bound:.0} MB/s; ours reached {:.0}% of it.\n",
                 ours / bound * 100.0
             ));
-        }
     }
     if let Some(aes) = aes_gcm {
         out.push_str(&format!(

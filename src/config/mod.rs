@@ -1,5 +1,6 @@
 //! Loading the YAML pipeline file: raw serde structs, then checks that span the whole file.
 
+mod bounded;
 mod error;
 mod locate;
 mod raw;
@@ -12,6 +13,9 @@ use std::{
     collections::HashMap,
     path::{Path, PathBuf},
 };
+
+/// The most connections `limits.max_connections` (and the handshake caps) may allow.
+const MAX_CONNECTIONS: usize = 1_000_000;
 
 /// Largest config file accepted, to keep a hostile file from eating memory.
 const MAX_FILE_BYTES: u64 = 4 << 20;
@@ -53,12 +57,13 @@ impl Config {
     /// Parses config text that claims to come from `path`.
     pub fn parse(path: impl AsRef<Path>, text: String) -> Result<Config, ConfigError> {
         let path = path.as_ref().to_owned();
-        let raw: RawConfig = serde_yaml::from_str(&text).map_err(|e| ConfigError {
-            file: path.clone(),
-            line: e.location().map(|l| l.line()),
-            key: String::new(),
-            message: strip_location(&e.to_string()),
-        })?;
+        let raw: RawConfig =
+            bounded::with_budget(|| serde_yaml::from_str(&text)).map_err(|e| ConfigError {
+                file: path.clone(),
+                line: e.location().map(|l| l.line()),
+                key: String::new(),
+                message: strip_location(&e.to_string()),
+            })?;
         let config = Config { path, text, raw };
         config.check_references()?;
         Ok(config)
@@ -98,7 +103,9 @@ impl Config {
                     "the pipeline needs at least a proxy protocol",
                 ));
             }
-            if let Some(other) = listening.insert(inbound.listen, name) {
+            // Port 0 asks the system for a free port, a different one each time.
+            let fixed = inbound.listen.port() != 0;
+            if let Some(other) = listening.insert(inbound.listen, name).filter(|_| fixed) {
                 return Err(self.error(
                     &here("listen"),
                     format!("{} is already used by inbound `{other}`", inbound.listen),
@@ -113,9 +120,21 @@ impl Config {
                 ));
             }
         }
-        if self.raw.limits.max_connections == 0 {
-            let path = [Step::Key("limits"), Step::Key("max_connections")];
-            return Err(self.error(&path, "must be at least 1"));
+        let limits = &self.raw.limits;
+        for (key, value) in [
+            ("max_connections", limits.max_connections),
+            ("handshakes_per_inbound", limits.handshakes_per_inbound),
+            ("handshakes_per_address", limits.handshakes_per_address),
+        ] {
+            if !(1..=MAX_CONNECTIONS).contains(&value) {
+                let path = [Step::Key("limits"), Step::Key(key)];
+                let message = format!("must be from 1 to {MAX_CONNECTIONS}");
+                return Err(self.error(&path, message));
+            }
+        }
+        if limits.handshake_timeout.is_zero() {
+            let path = [Step::Key("limits"), Step::Key("handshake_timeout")];
+            return Err(self.error(&path, "must be longer than 0s"));
         }
         Ok(())
     }
@@ -189,6 +208,20 @@ outbounds:
     }
 
     #[test]
+    fn durations_and_counts_that_would_overflow_are_refused() {
+        let huge = parse(&format!(
+            "{GOOD}limits:\n  idle_timeout: 18446744073709551615s\n"
+        ))
+        .unwrap_err();
+        assert!(huge.message.contains("longer than the maximum"), "{huge}");
+        let many = parse(&format!(
+            "{GOOD}limits:\n  max_connections: 18446744073709551615\n"
+        ))
+        .unwrap_err();
+        assert_eq!(many.key, "limits.max_connections", "{many}");
+    }
+
+    #[test]
     fn two_inbounds_on_one_port_are_refused() {
         let twice = GOOD.replace(
             "outbounds:",
@@ -200,6 +233,23 @@ outbounds:
             err.message.contains("already used by inbound `socks`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_alias_bomb_inside_layer_options_is_refused_before_it_expands() {
+        let items = vec!["x"; 10_000].join(", ");
+        let aliases = vec!["*a"; 10_000].join(", ");
+        let bomb = format!(
+            "inbounds:\n  socks:\n    listen: 127.0.0.1:1080\n    pipeline:\n      - socks5: {{ users: &a [{items}] }}\n      - socks5: {{ users: [{aliases}] }}\n    outbound: free\noutbounds:\n  free: [direct]\n"
+        );
+        assert!(bomb.len() < 100_000, "a small file");
+        let started = std::time::Instant::now();
+        let err = parse(&bomb).unwrap_err();
+        assert!(
+            err.message.contains("aliases are counted as expanded"),
+            "{err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

@@ -20,6 +20,15 @@ pub struct RawConfig {
     /// Process-wide limits.
     #[serde(default)]
     pub limits: Limits,
+    /// The one resolver every layer uses (default: the system's).
+    #[serde(default)]
+    pub dns: Option<xypro_dns::DnsOptions>,
+    /// Rule set files by the name `route` rules use.
+    #[serde(default)]
+    pub rule_sets: IndexMap<String, xypro_route::RuleSetOptions>,
+    /// A MaxMind-format GeoIP database, for `geoip` rules.
+    #[serde(default)]
+    pub geoip: Option<xypro_route::GeoIpOptions>,
 }
 
 /// A log level name.
@@ -70,14 +79,27 @@ pub struct RawInbound {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// Most connections open at once over all inbounds; further accepts wait (default 10000).
+    /// Most authenticated connections open at once over all inbounds; further ones wait for a
+    /// free slot (default 10000).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Most connections each inbound holds before they are authenticated; past it new ones are
+    /// closed at once (default 4096).
+    #[serde(default = "default_handshakes")]
+    pub handshakes_per_inbound: usize,
+    /// Most unauthenticated connections one client address may hold on each inbound; past it
+    /// its new ones are closed at once (default 512: a client tunnelling many connections at
+    /// once stays well below it).
+    #[serde(default = "default_handshakes_per_address")]
+    pub handshakes_per_address: usize,
+    /// From accept to an authenticated request, whatever the stages (default 15s).
+    #[serde(default = "default_handshake_timeout", with = "xypro_core::duration")]
+    pub handshake_timeout: Duration,
     /// A relay with no bytes either way for this long is closed (default 5m).
-    #[serde(default = "default_idle", with = "humantime_serde")]
+    #[serde(default = "default_idle", with = "xypro_core::duration")]
     pub idle_timeout: Duration,
     /// How long shutdown waits for open connections to finish (default 10s).
-    #[serde(default = "default_grace", with = "humantime_serde")]
+    #[serde(default = "default_grace", with = "xypro_core::duration")]
     pub shutdown_grace: Duration,
 }
 
@@ -85,6 +107,9 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: default_max_connections(),
+            handshakes_per_inbound: default_handshakes(),
+            handshakes_per_address: default_handshakes_per_address(),
+            handshake_timeout: default_handshake_timeout(),
             idle_timeout: default_idle(),
             shutdown_grace: default_grace(),
         }
@@ -93,6 +118,18 @@ impl Default for Limits {
 
 fn default_max_connections() -> usize {
     10_000
+}
+
+fn default_handshakes() -> usize {
+    4096
+}
+
+fn default_handshakes_per_address() -> usize {
+    512
+}
+
+fn default_handshake_timeout() -> Duration {
+    Duration::from_secs(15)
 }
 
 fn default_idle() -> Duration {
@@ -115,7 +152,7 @@ pub struct LayerSpec {
 impl<'de> Deserialize<'de> for LayerSpec {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let shape = "a layer is written `- kind` or `- kind: { options }`";
-        match serde_yaml::Value::deserialize(deserializer)? {
+        match deserializer.deserialize_any(super::bounded::BoundedValue)? {
             serde_yaml::Value::String(kind) => Ok(LayerSpec {
                 kind,
                 options: serde_yaml::Value::Null,

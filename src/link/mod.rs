@@ -117,6 +117,13 @@ impl Query<'_> {
 
     /// The TLS part, for `security=tls`; `None` without TLS.
     fn tls(&self) -> Result<Option<TlsLink>, LinkError> {
+        let insecure = matches!(self.get("allowInsecure").as_deref(), Some("1" | "true"));
+        if insecure {
+            tracing::warn!(
+                "the link sets allowInsecure=1: the pipeline gets `insecure: true`, which turns \
+                 certificate verification OFF; anyone on the path can impersonate the server"
+            );
+        }
         match self.get("security").as_deref().unwrap_or("none") {
             "none" | "" => Ok(None),
             "tls" => Ok(Some(TlsLink {
@@ -130,7 +137,7 @@ impl Query<'_> {
                             .collect()
                     })
                     .unwrap_or_default(),
-                insecure: matches!(self.get("allowInsecure").as_deref(), Some("1" | "true")),
+                insecure,
             })),
             other => Err(unsupported("security", other.into(), "none, tls")),
         }

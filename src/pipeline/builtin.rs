@@ -1,10 +1,13 @@
 //! The layers every build of xypro-stack knows by name.
 
 use super::Registry;
+use crate::mixed::MixedOptions;
 use xypro_balance::BalanceOptions;
 use xypro_h2::{self as h2, grpc};
+use xypro_http::HttpOptions;
 use xypro_httpupgrade as httpupgrade;
 use xypro_limit::{ConcurrencyLimitOptions, RateLimitOptions, TimeoutOptions};
+use xypro_route::{RejectOptions, RouteOptions};
 use xypro_socks5::Socks5Options;
 use xypro_tcp::{DirectOptions, TcpOptions};
 use xypro_tls as tls;
@@ -19,6 +22,8 @@ impl Registry {
             .terminal::<DirectOptions>("direct")
             .terminal::<TcpOptions>("tcp")
             .terminal::<BalanceOptions>("balance")
+            .terminal::<RouteOptions>("route")
+            .terminal::<RejectOptions>("reject")
             .connector::<TimeoutOptions>("timeout")
             .connector::<ConcurrencyLimitOptions>("concurrency_limit")
             .connector::<RateLimitOptions>("rate_limit")
@@ -34,6 +39,8 @@ impl Registry {
             .upgrade::<h2::ServerOptions>("h2")
             .upgrade::<grpc::ServerOptions>("grpc")
             .protocol::<Socks5Options>("socks5")
+            .protocol::<HttpOptions>("http")
+            .protocol::<MixedOptions>("mixed")
             .protocol::<vless::ServerOptions>("vless");
         registry
     }

@@ -50,7 +50,7 @@ pub struct Pipelines {
 /// An outbound that refers to another (`balance`) has it built first, on demand; a cycle is
 /// reported at the first outbound of the cycle.
 pub fn build(config: &Config, registry: &Registry) -> Result<Pipelines, ConfigError> {
-    let resources = Extensions::new();
+    let resources = resources(config)?;
     let builder = Builder {
         config,
         registry,
@@ -100,6 +100,37 @@ enum Side {
     Inbound { listen: SocketAddr, fallback: bool },
     /// An outbound's.
     Outbound,
+}
+
+/// What layers share, from the config's top-level keys: the resolver (`dns:`) and the rule
+/// sets and GeoIP database routing rules name (`rule_sets:`, `geoip:`), each file read once.
+fn resources(config: &Config) -> Result<Extensions, ConfigError> {
+    let base_dir = config.base_dir();
+    let dns = config.raw.dns.clone().unwrap_or_default();
+    let resolver = dns.build().map_err(|e| {
+        let mut path = vec![Step::Key("dns")];
+        let key = e.key().unwrap_or_default().to_owned();
+        path.extend(key_steps(&key));
+        config.error(&path, e.message())
+    })?;
+    let mut routing = xypro_route::Resources::default();
+    for (name, options) in &config.raw.rule_sets {
+        let set = options.load(base_dir).map_err(|e| {
+            let path = [Step::Key("rule_sets"), Step::Key(name)];
+            config.error(&path, crate::error_chain(&e))
+        })?;
+        routing.rule_sets.insert(name.clone(), Arc::new(set));
+    }
+    if let Some(options) = &config.raw.geoip {
+        let geoip = options
+            .load(base_dir)
+            .map_err(|e| config.error(&[Step::Key("geoip")], crate::error_chain(&e)))?;
+        routing.geoip = Some(Arc::new(geoip));
+    }
+    let mut resources = Extensions::new();
+    resources.insert(resolver);
+    resources.insert(routing);
+    Ok(resources)
 }
 
 /// The state of one build: what is built, what is being built, the first located failure.

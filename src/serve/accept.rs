@@ -1,11 +1,15 @@
 //! The accept loop of one listener and the life of one accepted socket.
 
-use super::{fallback, linger::Lingering};
+use super::{
+    Settings, fallback,
+    gate::{Gate, HandshakeSlot},
+    linger::Lingering,
+};
 use crate::pipeline::InboundPipeline;
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::{OwnedSemaphorePermit, Semaphore, watch},
+    sync::{Semaphore, watch},
 };
 use tower::ServiceExt;
 use tracing::Instrument;
@@ -17,19 +21,21 @@ const LINGER: Duration = Duration::from_secs(2);
 /// How long the accept loop pauses when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Accepts while a connection permit is free; survives running out of file descriptors.
-pub(super) async fn accept_loop(
-    listener: TcpListener,
-    pipeline: watch::Receiver<InboundPipeline>,
-    permits: Arc<Semaphore>,
-    dispatch: Dispatch,
-) {
+/// What one listener's connections share.
+#[derive(Debug, Clone)]
+pub(super) struct Shared {
+    pub(super) pipeline: watch::Receiver<InboundPipeline>,
+    pub(super) settings: watch::Receiver<Settings>,
+    /// Slots for authenticated connections, across every listener.
+    pub(super) permits: Arc<Semaphore>,
+    pub(super) dispatch: Dispatch,
+}
+
+/// Accepts connections, turning away at once what the handshake gate has no slot for, and
+/// survives running out of file descriptors.
+pub(super) async fn accept_loop(listener: TcpListener, shared: Shared) {
+    let gate = Arc::new(Gate::default());
     loop {
-        let permit = permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) if is_resource_exhaustion(&e) => {
@@ -42,10 +48,18 @@ pub(super) async fn accept_loop(
                 continue;
             }
         };
-        let inbound = pipeline.borrow().clone();
+        let limits = shared.settings.borrow().gate;
+        let slot = match gate.admit(peer.ip(), limits) {
+            Ok(slot) => slot,
+            Err(full) => {
+                tracing::debug!(%peer, ?full, "too many handshakes; connection closed at once");
+                continue;
+            }
+        };
+        let inbound = shared.pipeline.borrow().clone();
         let span = tracing::info_span!("conn", inbound = %inbound.name, %peer);
-        let dispatch = dispatch.clone();
-        tokio::spawn(handle(stream, peer, inbound, dispatch, permit).instrument(span));
+        let task = handle(stream, peer, inbound, shared.clone(), slot);
+        tokio::spawn(task.instrument(span));
     }
 }
 
@@ -59,14 +73,14 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(ENOMEM | ENFILE | EMFILE | ENOBUFS))
 }
 
-/// Runs the inbound pipeline's handshake, hands what it yields to the dispatch, then closes the
-/// socket gracefully.
+/// Runs the inbound pipeline's handshake within the overall deadline, waits for a connection
+/// slot, hands what the handshake yielded to the dispatch, then closes the socket gracefully.
 async fn handle(
     stream: TcpStream,
     peer: SocketAddr,
     inbound: InboundPipeline,
-    dispatch: Dispatch,
-    _permit: OwnedSemaphorePermit,
+    shared: Shared,
+    slot: HandshakeSlot,
 ) {
     let Ok(local) = stream.local_addr() else {
         return;
@@ -75,12 +89,31 @@ async fn handle(
     let (stream, closer) = Lingering::new(stream);
     let mut incoming = Incoming::new(stream, peer, local, inbound.name.clone());
     fallback::arm(&mut incoming, &inbound.fallback);
-    match inbound.acceptor.oneshot(incoming).await {
-        Ok(accepted) => dispatch.serve(accepted, inbound.connector).await,
-        Err(e) => match fallback::refused(&e, &inbound.fallback) {
-            Some(fallback) => fallback.serve(&dispatch).await,
-            None => tracing::info!("handshake failed: {}", error_chain(&*e)),
-        },
+    let deadline = shared.settings.borrow().handshake_timeout;
+    match tokio::time::timeout(deadline, inbound.acceptor.oneshot(incoming)).await {
+        Ok(Ok(accepted)) => {
+            let Ok(_permit) = shared.permits.acquire_owned().await else {
+                return;
+            };
+            drop(slot);
+            shared.dispatch.serve(accepted, inbound.connector).await;
+        }
+        Ok(Err(e)) => {
+            drop(slot);
+            match fallback::refused(&e, &inbound.fallback) {
+                Some(fallback) => {
+                    let Ok(_permit) = shared.permits.acquire_owned().await else {
+                        return;
+                    };
+                    fallback.serve(&shared.dispatch).await;
+                }
+                None => tracing::info!("handshake failed: {}", error_chain(&*e)),
+            }
+        }
+        Err(_) => {
+            drop(slot);
+            tracing::info!("handshake failed: not done within {deadline:?}");
+        }
     }
     closer.linger(LINGER).await;
 }

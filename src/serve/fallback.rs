@@ -74,11 +74,8 @@ impl Fallback {
             }) => Address::Domain(name.to_string(), local.port()),
             _ => Address::Ip(local),
         };
-        // Whatever the fallback outbound dials, it is never this listener again.
-        let policy = DestinationPolicy {
-            public_only: false,
-            deny: vec![local],
-        };
+        // Whatever the fallback outbound dials, it is never one of this process's listeners.
+        let policy = DestinationPolicy::not_self();
         let target = Target::new(destination, Network::Tcp, incoming.meta()).with_policy(policy);
         dispatch
             .connect(target, Handover::new(incoming.io), connector)

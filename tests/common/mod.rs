@@ -1,11 +1,13 @@
 //! Shared helpers for end-to-end tests: run the real binary, real targets on 127.0.0.1:0.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod dns;
 pub mod flows;
 pub mod peers;
 pub mod raw;
 pub mod targets;
 pub mod tunnel;
+pub mod web;
 
 use std::{
     collections::HashMap,
@@ -44,7 +46,10 @@ impl Proxy {
         let path = dir.path().join("config.yaml");
         std::fs::write(&path, yaml).unwrap();
         let inbounds = count_inbounds(yaml);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xypro-stack"))
+        // XYPRO_TEST_BINARY runs another build (an older one, to show a test failing there).
+        let binary = std::env::var_os("XYPRO_TEST_BINARY")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_xypro-stack").into());
+        let mut child = Command::new(binary)
             .args(["run", "-c"])
             .arg(&path)
             .env("RUST_LOG", log)

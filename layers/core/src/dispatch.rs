@@ -16,6 +16,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 /// What the dispatch applies to every connection; a reload may change it.
@@ -150,13 +151,23 @@ impl Dispatch {
     }
 }
 
+/// How many connections one session may be dialling at once; past it, new destinations are
+/// refused until a dial finishes (a flood of unresolvable names cannot pile up dials).
+pub const DIALS_PER_SESSION: usize = 16;
+
 /// How a session opens its connections: as children of its own, through the same dispatch.
 #[derive(Debug)]
 pub struct SessionDispatch {
     parent: Target,
     dispatch: Dispatch,
     connector: BoxConnector,
+    dials: Arc<Semaphore>,
 }
+
+/// A session already has [`DIALS_PER_SESSION`] dials under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many connections of this session are being dialled")]
+pub struct Busy;
 
 impl SessionDispatch {
     /// Children of `parent`, dispatched by `dispatch` through `connector`.
@@ -168,12 +179,18 @@ impl SessionDispatch {
             parent,
             dispatch,
             connector,
+            dials: Arc::new(Semaphore::new(DIALS_PER_SESSION)),
         }
     }
 
     /// The session's own connection.
     pub fn parent(&self) -> &Target {
         &self.parent
+    }
+
+    /// The settings of the dispatch, such as the idle timeout a session applies to its own waits.
+    pub fn settings(&self) -> DispatchSettings {
+        self.dispatch.settings()
     }
 
     /// A request for `destination` on behalf of the session (a child connection).
@@ -204,14 +221,38 @@ impl SessionDispatch {
     }
 
     /// Dispatches a connection the session opened; run the future on a task of the session's.
+    ///
+    /// Refused with [`Busy`] while [`DIALS_PER_SESSION`] of the session's connections are still
+    /// being dialled; the dial's slot is free once the outbound answered (or gave up).
     pub fn connect(
         &self,
         target: Target,
         reply: Box<dyn Reply>,
-    ) -> impl Future<Output = ()> + Send + 'static {
+    ) -> Result<impl Future<Output = ()> + Send + 'static, Busy> {
+        let permit = self.dials.clone().try_acquire_owned().map_err(|_| Busy)?;
+        let reply = Box::new(Dialling { reply, permit });
         let dispatch = self.dispatch.clone();
         let connector = self.connector.clone();
-        async move { dispatch.connect(target, reply, connector).await }
+        Ok(async move { dispatch.connect(target, reply, connector).await })
+    }
+}
+
+/// A reply that holds a session's dial slot until the outbound has answered.
+#[derive(Debug)]
+struct Dialling {
+    reply: Box<dyn Reply>,
+    permit: OwnedSemaphorePermit,
+}
+
+impl Reply for Dialling {
+    fn succeed(self: Box<Self>) -> crate::BoxFuture<io::Result<crate::BoxIo>> {
+        drop(self.permit);
+        self.reply.succeed()
+    }
+
+    fn fail(self: Box<Self>, failure: Failure) -> crate::BoxFuture<io::Result<()>> {
+        drop(self.permit);
+        self.reply.fail(failure)
     }
 }
 
@@ -440,6 +481,31 @@ mod tests {
         task.await.unwrap();
         assert_eq!(rx.await.unwrap(), "goaway");
         assert!(dispatch.table().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_session_dials_at_most_its_share_at_once() {
+        let never = BoxConnector::new(service_fn(|_: Target| std::future::pending()));
+        let session = SessionDispatch::new(target(), Dispatch::default(), never);
+        let mut dialling = Vec::new();
+        for _ in 0..DIALS_PER_SESSION {
+            let (_, io) = duplex(64);
+            let child = session.child("example.com:53".parse().unwrap(), Network::Udp);
+            let dial = session.connect(child, Handover::new(io)).unwrap();
+            dialling.push(tokio::spawn(dial));
+        }
+        tokio::task::yield_now().await;
+        let (_, io) = duplex(64);
+        let child = session.child("example.com:53".parse().unwrap(), Network::Udp);
+        assert_eq!(session.connect(child, Handover::new(io)).err(), Some(Busy));
+        dialling.pop().unwrap().abort();
+        tokio::task::yield_now().await;
+        let (_, io) = duplex(64);
+        let child = session.child("example.com:53".parse().unwrap(), Network::Udp);
+        assert!(
+            session.connect(child, Handover::new(io)).is_ok(),
+            "a slot freed"
+        );
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ mod context;
 mod datagram;
 mod datagram_pipe;
 mod dispatch;
+pub mod duration;
 mod error;
 mod extensions;
 mod forward;
@@ -25,6 +26,8 @@ mod prefixed;
 mod read_ahead;
 mod refused;
 mod relay;
+mod resolve;
+mod sniff;
 mod table;
 mod target;
 mod upgrade;
@@ -36,18 +39,22 @@ pub use datagram::{DatagramReader, MAX_DATAGRAM, encode_datagram, write_datagram
 pub use datagram_pipe::{
     DatagramBudget, DatagramSender, DatagramSink, DatagramStream, Dropped, datagram_pipe,
 };
-pub use dispatch::{Dispatch, DispatchSettings, SessionDispatch};
+pub use dispatch::{Busy, DIALS_PER_SESSION, Dispatch, DispatchSettings, SessionDispatch};
 pub use error::{BoxError, Denied, Failure, ResolveError, error_chain};
 pub use extensions::Extensions;
 pub use guarded::Guarded;
 pub use idle::IdleDeadline;
 pub use io::{BoxIo, Io};
 pub use options::{BuildContext, InvalidOptions, LayerOptions, OutboundLookup};
-pub use policy::{DestinationPolicy, is_public_ip};
+pub use policy::{DestinationPolicy, ListeningPort, is_public_ip};
 pub use prefixed::Prefixed;
 pub use read_ahead::ReadAhead;
 pub use refused::{HandBack, Refused};
 pub use relay::{RelayStats, relay};
+pub use resolve::{LOOKUPS_IN_FLIGHT, Resolve, SharedResolver, SystemResolver};
+pub use sniff::{
+    SNIFF_LIMIT, Sniff, SniffSettings, Sniffed, deserialize_sniff, sniff, sniff_client,
+};
 pub use table::{ConnectionTable, Registration, TableTotals, Totals};
 pub use target::{Network, Target};
 pub use upgrade::{Upgrade, UpgradeAcceptor, UpgradeLayer};

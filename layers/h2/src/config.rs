@@ -47,7 +47,7 @@ pub struct ServerOptions {
     #[serde(default)]
     pub method: Option<String>,
     /// Deadline for the client's connection preface (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
 }
 

@@ -239,12 +239,12 @@ fn check_response(response: Response<RecvStream>) -> Result<RecvStream, H2Error>
             status: status.as_u16(),
         });
     }
-    if let Some(grpc) = response.headers().get("grpc-status") {
-        if grpc != "0" {
-            return Err(H2Error::GrpcStatus {
-                status: String::from_utf8_lossy(grpc.as_bytes()).into_owned(),
-            });
-        }
+    if let Some(grpc) = response.headers().get("grpc-status")
+        && grpc != "0"
+    {
+        return Err(H2Error::GrpcStatus {
+            status: String::from_utf8_lossy(grpc.as_bytes()).into_owned(),
+        });
     }
     Ok(response.into_body())
 }

@@ -50,7 +50,7 @@ pub struct ServerOptions {
     #[serde(default)]
     pub host: Option<String>,
     /// Deadline for the request head (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
 }
 

@@ -14,10 +14,10 @@ use xypro_core::{BuildContext, InvalidOptions, LayerOptions};
 #[serde(deny_unknown_fields)]
 pub struct TimeoutOptions {
     /// Deadline for everything below the layer to produce a stream: dial and handshakes.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub connect: Option<Duration>,
     /// Close the stream when no byte moved either way for this long.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub idle: Option<Duration>,
 }
 

@@ -6,11 +6,37 @@ use crate::{
         AuthStatus, Command, Credentials, Greeting, Method, ProtoError, Reply, ReplyCode, Request,
         UdpHeader,
     },
-    read::read_message,
 };
-use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use xypro_core::Address;
+
+/// Fills `buf` from `io`; an early end of stream is a truncated message.
+async fn read_exact<S: AsyncRead + Unpin>(io: &mut S, buf: &mut [u8]) -> Result<(), Socks5Error> {
+    match io.read_exact(buf).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Socks5Error::Truncated),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads one reply, exactly its own bytes: the fixed part, then the address its type implies.
+async fn read_reply<S: AsyncRead + Unpin>(io: &mut S) -> Result<Reply, Socks5Error> {
+    let mut wire = vec![0u8; 5];
+    read_exact(io, &mut wire).await?;
+    let rest = match wire[3] {
+        1 => 4 + 2 - 1,
+        4 => 16 + 2 - 1,
+        3 => usize::from(wire[4]) + 2,
+        other => return Err(ProtoError::AddressType(other).into()),
+    };
+    let start = wire.len();
+    wire.resize(start + rest, 0);
+    read_exact(io, &mut wire[start..]).await?;
+    match Reply::parse(&wire)? {
+        Some((reply, used)) if used == wire.len() => Ok(reply),
+        _ => Err(Socks5Error::Truncated),
+    }
+}
 
 /// Runs the client side of a SOCKS5 handshake over any stream.
 #[derive(Debug, Clone, Default)]
@@ -70,9 +96,10 @@ impl Socks5Client {
         }
         .write_to_buf(&mut wire);
         io.write_all(&wire).await?;
-        let mut buf = BytesMut::new();
-        let chosen =
-            read_message(io, &mut buf, |b| Ok(b.get(..2).map(|m| ([m[0], m[1]], 2)))).await?;
+        // Every answer is read exactly, never past its end: what follows the reply is the
+        // destination's (a server that speaks first, such as SSH, sends right away).
+        let mut chosen = [0u8; 2];
+        read_exact(io, &mut chosen).await?;
         if chosen[0] != 5 {
             return Err(ProtoError::Version(chosen[0]).into());
         }
@@ -87,8 +114,8 @@ impl Socks5Client {
             }
             .write_to_buf(&mut wire);
             io.write_all(&wire).await?;
-            let status =
-                read_message(io, &mut buf, |b| Ok(b.get(..2).map(|m| ([m[0], m[1]], 2)))).await?;
+            let mut status = [0u8; 2];
+            read_exact(io, &mut status).await?;
             if status != AuthStatus::Success.to_bytes() {
                 return Err(Socks5Error::AuthFailed(user.clone()));
             }
@@ -100,7 +127,7 @@ impl Socks5Client {
         }
         .write_to_buf(&mut wire);
         io.write_all(&wire).await?;
-        let reply = read_message(io, &mut buf, Reply::parse).await?;
+        let reply = read_reply(io).await?;
         match reply.code {
             ReplyCode::Succeeded => Ok(reply.bound),
             code => Err(Socks5Error::Rejected(code)),

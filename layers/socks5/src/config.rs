@@ -3,7 +3,10 @@
 use crate::Socks5Acceptor;
 use serde::Deserialize;
 use std::{net::SocketAddr, time::Duration};
-use xypro_core::{BuildContext, InvalidOptions, LayerOptions};
+use xypro_core::{BuildContext, DestinationPolicy, InvalidOptions, LayerOptions, SniffSettings};
+
+/// The most destinations `udp_max_destinations` may allow one association.
+const MAX_UDP_DESTINATIONS: usize = 65_536;
 
 /// One username/password pair (RFC 1929).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -28,15 +31,23 @@ pub struct Socks5Options {
     /// Allow a non-loopback listener without users (default false).
     #[serde(default)]
     pub allow_open: bool,
+    /// On a non-loopback listener, let clients reach loopback, private and other internal
+    /// addresses (default false; a loopback listener always may).
+    #[serde(default)]
+    pub allow_private: bool,
     /// Deadline for the whole handshake (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
     /// A UDP association with no datagrams either way for this long ends (default 5m).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub udp_idle_timeout: Option<Duration>,
     /// Most destinations one UDP association may reach (default 256).
     #[serde(default)]
     pub udp_max_destinations: Option<usize>,
+    /// Read the host name from the client's first bytes (TLS SNI, HTTP `Host`) for routing;
+    /// the reply then goes out before the dial (`true`, or `{ override_destination, timeout }`).
+    #[serde(default, deserialize_with = "xypro_core::deserialize_sniff")]
+    pub sniff: Option<SniffSettings>,
 }
 
 fn yes() -> bool {
@@ -56,6 +67,21 @@ pub struct Socks5Settings {
     pub udp_idle_timeout: Duration,
     /// Most destinations per UDP association.
     pub udp_max_destinations: usize,
+    /// Refuse internal destinations (a non-loopback listener without `allow_private`).
+    pub public_only: bool,
+    /// Whether CONNECT replies at once and sniffs the client's first bytes.
+    pub sniff: Option<SniffSettings>,
+}
+
+impl Socks5Settings {
+    /// The destination policy of every request: never this process's own listeners, and
+    /// public addresses only where `public_only` says so.
+    pub fn policy(&self) -> DestinationPolicy {
+        match self.public_only {
+            true => DestinationPolicy::public_only(),
+            false => DestinationPolicy::not_self(),
+        }
+    }
 }
 
 impl Default for Socks5Settings {
@@ -66,6 +92,8 @@ impl Default for Socks5Settings {
             handshake_timeout: Duration::from_secs(10),
             udp_idle_timeout: Duration::from_secs(300),
             udp_max_destinations: 256,
+            public_only: false,
+            sniff: None,
         }
     }
 }
@@ -97,11 +125,12 @@ impl Socks5Options {
                  add `users`, or set `allow_open: true` if you really mean it"
             )));
         }
-        if self.udp_max_destinations == Some(0) {
-            return Err(InvalidOptions::at(
-                "udp_max_destinations",
-                "must be at least 1",
-            ));
+        if self
+            .udp_max_destinations
+            .is_some_and(|n| !(1..=MAX_UDP_DESTINATIONS).contains(&n))
+        {
+            let message = format!("must be from 1 to {MAX_UDP_DESTINATIONS}");
+            return Err(InvalidOptions::at("udp_max_destinations", message));
         }
         let defaults = Socks5Settings::default();
         Ok(Socks5Settings {
@@ -116,6 +145,8 @@ impl Socks5Options {
             udp_max_destinations: self
                 .udp_max_destinations
                 .unwrap_or(defaults.udp_max_destinations),
+            public_only: !listen.ip().is_loopback() && !self.allow_private,
+            sniff: self.sniff,
         })
     }
 }
@@ -144,6 +175,22 @@ mod tests {
                 .settings("127.0.0.1:1080".parse().unwrap())
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_public_listener_reaches_only_public_addresses_unless_allowed() {
+        let public: SocketAddr = "0.0.0.0:1080".parse().unwrap();
+        let users = "users: [{ user: a, pass: b }]";
+        let open = options(&format!("{{ {users} }}")).settings(public).unwrap();
+        assert!(open.policy().public_only && open.policy().refuse_own_ports);
+        let allowed = options(&format!("{{ {users}, allow_private: true }}"))
+            .settings(public)
+            .unwrap();
+        assert!(!allowed.policy().public_only);
+        let local = options("{}")
+            .settings("127.0.0.1:1".parse().unwrap())
+            .unwrap();
+        assert!(!local.policy().public_only && local.policy().refuse_own_ports);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! SOCKS5 for xypro-stack: an RFC 1928 / RFC 1929 inbound as a tower service, and a client.
+//! SOCKS for xypro-stack: an RFC 1928 / RFC 1929 SOCKS5 inbound as a tower service, a SOCKS4
+//! and SOCKS4a inbound ([`Socks4Acceptor`], CONNECT only), and a SOCKS5 client.
 //!
 //! [`Socks5Acceptor`] is a `Service<Incoming, Response = Accepted>`: CONNECT requests become
 //! [`Accepted::Connect`](xypro_core::Accepted) and are answered with the reply code that matches
@@ -41,9 +42,11 @@ pub mod proto;
 mod read;
 mod reply;
 mod server;
+mod socks4;
 mod udp;
 
 pub use client::{Socks5Client, decode_udp, encode_udp};
 pub use config::{Socks5Options, Socks5Settings, UserOptions};
 pub use error::Socks5Error;
 pub use server::Socks5Acceptor;
+pub use socks4::Socks4Acceptor;

@@ -1,6 +1,6 @@
-//! The CONNECT reply, sent once the outbound result is known.
+//! The CONNECT replies (SOCKS5 and SOCKS4), sent once the outbound result is known.
 
-use crate::proto::{Reply as ReplyMessage, ReplyCode};
+use crate::proto::{Reply as ReplyMessage, ReplyCode, socks4_reply};
 use std::io;
 use tokio::io::AsyncWriteExt;
 use xypro_core::{BoxFuture, BoxIo, Failure, Reply};
@@ -37,6 +37,39 @@ impl Reply for ConnectReply {
         let mut io = self.io;
         Box::pin(async move {
             Self::send(&mut io, failure.into()).await?;
+            io.shutdown().await
+        })
+    }
+}
+
+/// Holds a SOCKS4 client until the relay knows whether the destination connected.
+#[derive(Debug)]
+pub(crate) struct Socks4ConnectReply {
+    io: BoxIo,
+}
+
+impl Socks4ConnectReply {
+    pub(crate) fn new(io: BoxIo) -> Self {
+        Socks4ConnectReply { io }
+    }
+}
+
+impl Reply for Socks4ConnectReply {
+    fn succeed(self: Box<Self>) -> BoxFuture<io::Result<BoxIo>> {
+        let mut io = self.io;
+        Box::pin(async move {
+            io.write_all(&socks4_reply(true)).await?;
+            io.flush().await?;
+            Ok(io)
+        })
+    }
+
+    /// SOCKS4 has one failure code: `5B`, whatever the failure.
+    fn fail(self: Box<Self>, _: Failure) -> BoxFuture<io::Result<()>> {
+        let mut io = self.io;
+        Box::pin(async move {
+            io.write_all(&socks4_reply(false)).await?;
+            io.flush().await?;
             io.shutdown().await
         })
     }

@@ -12,6 +12,7 @@ use crate::{
 use bytes::BytesMut;
 use std::{
     future::Future,
+    net::SocketAddr,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -20,7 +21,8 @@ use subtle::ConstantTimeEq;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tower::Service;
 use xypro_core::{
-    Accepted, BoxError, BoxIo, DestinationPolicy, Incoming, Meta, Network, Prefixed, Target,
+    Accepted, BoxError, BoxIo, Handover, Incoming, Meta, Network, Prefixed, Reply as _, Target,
+    sniff_client,
 };
 
 /// Accepts SOCKS5 clients: CONNECT becomes [`Accepted::Connect`], UDP ASSOCIATE a session.
@@ -143,9 +145,7 @@ impl Fresh {
         self.io.write_all(&status.to_bytes()).await?;
         match matched {
             Some(user) => Ok(Arc::from(user)),
-            None => Err(Socks5Error::AuthFailed(
-                String::from_utf8_lossy(&creds.user).into_owned(),
-            )),
+            None => Err(Socks5Error::auth_failed(&creds.user)),
         }
     }
 }
@@ -175,16 +175,25 @@ impl Authenticated {
                 reject(&mut self.io, ReplyCode::GeneralFailure, err).await
             }
             Command::Connect => {
-                // The proxy's own listener is refused: a CONNECT to it would loop.
-                let policy = DestinationPolicy {
-                    public_only: false,
-                    deny: vec![local],
-                };
-                let target = Target::new(request.address, Network::Tcp, meta).with_policy(policy);
+                let policy = settings.policy();
+                let mut target =
+                    Target::new(request.address, Network::Tcp, meta).with_policy(policy);
                 let io = BoxIo::new(Prefixed::new(self.buf.freeze(), self.io));
+                let reply = ConnectReply::new(io);
+                let Some(sniff) = settings.sniff else {
+                    return Ok(Accepted::Connect {
+                        target,
+                        reply: Box::new(reply),
+                    });
+                };
+                // The client sends nothing before the reply: to sniff, succeed first (a
+                // destination that fails then shows as a closed connection, not a reply code).
+                let mut io = Box::new(reply).succeed().await?;
+                let first =
+                    sniff_client(&mut io, sniff, &target.context, &mut target.destination).await?;
                 Ok(Accepted::Connect {
                     target,
-                    reply: Box::new(ConnectReply::new(io)),
+                    reply: Handover::new(Prefixed::new(first.freeze(), io)),
                 })
             }
             Command::UdpAssociate if !settings.udp => {
@@ -200,8 +209,11 @@ impl Authenticated {
                 }
                 .write_to_buf(&mut reply);
                 self.io.write_all(&reply).await?;
-                let target = Target::new(request.address, Network::Udp, meta);
-                let association = UdpAssociation::new(self.io, socket, peer, settings);
+                // RFC 1928: DST.PORT is the port the client will send from, when it knows it.
+                let from = SocketAddr::new(peer.ip(), request.address.port());
+                let target =
+                    Target::new(request.address, Network::Udp, meta).with_policy(settings.policy());
+                let association = UdpAssociation::new(self.io, socket, from, settings);
                 Ok(Accepted::Session {
                     target,
                     session: Box::new(association),

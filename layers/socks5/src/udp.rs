@@ -32,6 +32,8 @@ const QUEUE_BUDGET: usize = 4 << 20;
 pub(crate) struct UdpAssociation {
     control: BoxIo,
     socket: Arc<UdpSocket>,
+    /// Where the client's datagrams must come from: its control connection's IP, and the port
+    /// it named in the request (0 when it did not know it: then the first datagram's port).
     peer: SocketAddr,
     settings: Arc<Socks5Settings>,
 }
@@ -43,6 +45,7 @@ struct Drops {
     malformed: u64,
     fragmented: u64,
     over_cap: u64,
+    dialling: u64,
     queue_full: u64,
 }
 
@@ -110,7 +113,8 @@ impl UdpAssociation {
                 },
                 received = self.socket.recv_from(&mut datagram) => {
                     let (n, from) = received?;
-                    if from.ip() != self.peer.ip() || client.is_some_and(|c| c != from) {
+                    let port_named = self.peer.port() != 0 && from.port() != self.peer.port();
+                    if from.ip() != self.peer.ip() || port_named || client.is_some_and(|c| c != from) {
                         drops.foreign += 1;
                         continue;
                     }
@@ -137,7 +141,11 @@ impl UdpAssociation {
                             let sink = ReplySink::new(self.socket.clone(), from, &header.address, activity.clone());
                             let (sender, stream) = datagram_pipe(budget.clone(), sink);
                             let context = target.context.clone();
-                            tasks.spawn(dispatch.connect(target, Handover::new(stream)));
+                            let Ok(dial) = dispatch.connect(target, Handover::new(stream)) else {
+                                drops.dialling += 1;
+                                continue;
+                            };
+                            tasks.spawn(dial);
                             routes.entry(header.address).insert_entry(Route { sender, context }).into_mut()
                         }
                     };
@@ -159,7 +167,8 @@ impl UdpAssociation {
             route.context.close();
         }
         while tasks.join_next().await.is_some() {}
-        tracing::debug!(peer = %self.peer, destinations = routes.len(), ?drops, "UDP association closed");
+        let budget_drops = budget.dropped();
+        tracing::debug!(peer = %self.peer, destinations = routes.len(), ?drops, budget_drops, "UDP association closed");
         Ok(())
     }
 }

@@ -7,8 +7,8 @@ use xypro_core::Address;
 use xypro_socks5::{
     decode_udp, encode_udp,
     proto::{
-        Command, Credentials, Greeting, ProtoError, Reply, ReplyCode, Request, UdpHeader,
-        parse_address, write_address,
+        Command, Credentials, Greeting, ProtoError, Reply, ReplyCode, Request, Socks4Command,
+        Socks4Request, UdpHeader, parse_address, write_address,
     },
 };
 
@@ -121,5 +121,28 @@ proptest! {
         for cut in 0..header_len {
             prop_assert!(UdpHeader::parse(&packet[..cut]).is_err(), "cut at {}", cut);
         }
+    }
+
+    #[test]
+    fn socks4_request_round_trips(
+        connect in any::<bool>(),
+        address in address(),
+        user_id in prop::collection::vec(1u8..=255, 0..=255),
+    ) {
+        let command = match connect {
+            true => Socks4Command::Connect,
+            false => Socks4Command::Bind,
+        };
+        let request = Socks4Request { command, address, user_id };
+        let mut wire = Vec::new();
+        match (request.write_to_buf(&mut wire), &request.address) {
+            (Err(_), Address::Ip(SocketAddr::V6(_))) => return Ok(()),
+            // 0.0.0.x is SOCKS4a's marker, not an address.
+            (Ok(()), Address::Ip(SocketAddr::V4(v4))) if v4.ip().octets()[..3] == [0, 0, 0] => {
+                return Ok(());
+            }
+            (written, _) => prop_assert!(written.is_ok()),
+        }
+        parses_exactly(&wire, &request, Socks4Request::parse)?;
     }
 }

@@ -3,7 +3,9 @@
 use crate::{DirectConnector, TcpConnector};
 use serde::Deserialize;
 use std::time::Duration;
-use xypro_core::{Address, BuildContext, InvalidOptions, LayerOptions};
+use xypro_core::{
+    Address, BuildContext, InvalidOptions, LayerOptions, SharedResolver, SystemResolver,
+};
 
 /// How long a dial may take by default: name resolution plus the TCP handshake.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -18,14 +20,14 @@ pub struct TcpOptions {
     #[serde(default = "yes")]
     pub nodelay: bool,
     /// Deadline for name resolution plus connecting (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub connect_timeout: Option<Duration>,
 }
 
 impl LayerOptions for TcpOptions {
     type Output = TcpConnector;
 
-    fn validate(self, _: &BuildContext<'_>) -> Result<TcpConnector, InvalidOptions> {
+    fn validate(self, ctx: &BuildContext<'_>) -> Result<TcpConnector, InvalidOptions> {
         let address: Address = self
             .address
             .parse()
@@ -33,7 +35,8 @@ impl LayerOptions for TcpOptions {
         let limit = connect_timeout(self.connect_timeout)?;
         Ok(TcpConnector::new(address)
             .nodelay(self.nodelay)
-            .connect_timeout(limit))
+            .connect_timeout(limit)
+            .resolver(resolver(ctx)))
     }
 }
 
@@ -45,19 +48,27 @@ pub struct DirectOptions {
     #[serde(default = "yes")]
     pub nodelay: bool,
     /// Deadline for name resolution plus connecting (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub connect_timeout: Option<Duration>,
 }
 
 impl LayerOptions for DirectOptions {
     type Output = DirectConnector;
 
-    fn validate(self, _: &BuildContext<'_>) -> Result<DirectConnector, InvalidOptions> {
+    fn validate(self, ctx: &BuildContext<'_>) -> Result<DirectConnector, InvalidOptions> {
         let limit = connect_timeout(self.connect_timeout)?;
         Ok(DirectConnector::new()
             .nodelay(self.nodelay)
-            .connect_timeout(limit))
+            .connect_timeout(limit)
+            .resolver(resolver(ctx)))
     }
+}
+
+/// The process's resolver (the config's `dns:`), else the system's.
+fn resolver(ctx: &BuildContext<'_>) -> SharedResolver {
+    ctx.resource::<SharedResolver>()
+        .cloned()
+        .unwrap_or_else(SystemResolver::shared)
 }
 
 /// The dial deadline: the default when unset, never zero.

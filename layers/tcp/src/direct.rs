@@ -11,13 +11,14 @@ use std::{
     time::Duration,
 };
 use tower::Service;
-use xypro_core::{BoxError, BoxIo, Network, Target};
+use xypro_core::{BoxError, BoxIo, Network, SharedResolver, SystemResolver, Target};
 
 /// Dials the request's destination after checking resolved addresses against its policy.
 #[derive(Debug, Clone)]
 pub struct DirectConnector {
     nodelay: bool,
     connect_timeout: Duration,
+    resolver: SharedResolver,
 }
 
 impl DirectConnector {
@@ -26,6 +27,7 @@ impl DirectConnector {
         DirectConnector {
             nodelay: true,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            resolver: SystemResolver::shared(),
         }
     }
 
@@ -38,6 +40,12 @@ impl DirectConnector {
     /// Sets whether `TCP_NODELAY` is enabled on new TCP connections.
     pub fn nodelay(mut self, nodelay: bool) -> Self {
         self.nodelay = nodelay;
+        self
+    }
+
+    /// Sets the resolver for domain destinations (the system's by default).
+    pub fn resolver(mut self, resolver: SharedResolver) -> Self {
+        self.resolver = resolver;
         self
     }
 
@@ -64,8 +72,12 @@ impl Service<Target> for DirectConnector {
 
     fn call(&mut self, target: Target) -> Self::Future {
         let (nodelay, limit) = (self.nodelay, self.connect_timeout);
+        let resolver = self.resolver.clone();
         let dial = async move {
-            let addrs = resolve(&target.destination, &target.policy).await?;
+            let addrs = resolve(&target.destination, &target.policy, &*resolver).await?;
+            target
+                .context
+                .update_route(|route| route.resolved = Some(addrs[0]));
             match target.network {
                 Network::Udp => Ok::<_, BoxError>(BoxIo::new(UdpStream::connect(addrs[0]).await?)),
                 _ => Ok(BoxIo::new(connect_any(&addrs, nodelay).await?)),

@@ -12,7 +12,7 @@ use std::{
 };
 use tokio::net::TcpStream;
 use tower::Service;
-use xypro_core::{Address, BoxError, DestinationPolicy, Target};
+use xypro_core::{Address, BoxError, DestinationPolicy, SharedResolver, SystemResolver, Target};
 
 /// Dials a fixed address (a tunnel's server); the destination travels in a protocol above.
 #[derive(Debug, Clone)]
@@ -20,6 +20,7 @@ pub struct TcpConnector {
     address: Address,
     nodelay: bool,
     connect_timeout: Duration,
+    resolver: SharedResolver,
 }
 
 impl TcpConnector {
@@ -29,7 +30,14 @@ impl TcpConnector {
             address,
             nodelay: true,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            resolver: SystemResolver::shared(),
         }
+    }
+
+    /// Sets the resolver for a domain address (the system's by default).
+    pub fn resolver(mut self, resolver: SharedResolver) -> Self {
+        self.resolver = resolver;
+        self
     }
 
     /// Sets the deadline for name resolution plus connecting.
@@ -66,8 +74,9 @@ impl Service<Target> for TcpConnector {
 
     fn call(&mut self, _target: Target) -> Self::Future {
         let (address, nodelay) = (self.address.clone(), self.nodelay);
+        let resolver = self.resolver.clone();
         Box::pin(within(self.connect_timeout, async move {
-            let addrs = resolve(&address, &DestinationPolicy::default()).await?;
+            let addrs = resolve(&address, &DestinationPolicy::default(), &*resolver).await?;
             connect_any(&addrs, nodelay).await
         }))
     }

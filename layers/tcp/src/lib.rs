@@ -24,7 +24,7 @@ mod fixed;
 mod udp;
 
 pub use config::{DEFAULT_CONNECT_TIMEOUT, DirectOptions, TcpOptions};
-pub use dial::{DialError, resolve};
+pub use dial::{DialError, HAPPY_EYEBALLS_DELAY, resolve};
 pub use direct::DirectConnector;
 pub use fixed::TcpConnector;
 pub use udp::UdpStream;

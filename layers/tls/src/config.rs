@@ -4,10 +4,11 @@ use crate::{
     ConfigError, TicketStore, TlsConnectorLayer, TlsUpgrade,
     insecure::AcceptAnyCertificate,
     pem::{load_certs, load_key, load_roots},
+    sni::CoveredNames,
 };
 use rustls::{
     CipherSuite, ClientConfig, ServerConfig, client::Resumption, crypto::CryptoProvider,
-    pki_types::ServerName,
+    pki_types::ServerName, sign::CertifiedKey,
 };
 use serde::Deserialize;
 use std::{
@@ -56,11 +57,12 @@ pub struct ClientOptions {
     #[serde(default)]
     pub insecure: bool,
     /// Deadline for the server to finish the handshake (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
 }
 
-/// Options of the inbound `tls` layer: `{ cert, key, alpn, handshake_timeout }`.
+/// Options of the inbound `tls` layer: `{ cert, key, alpn, handshake_timeout,
+/// reject_unknown_sni }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerOptions {
@@ -73,8 +75,12 @@ pub struct ServerOptions {
     #[serde(default = "default_alpn")]
     pub alpn: Vec<String>,
     /// Deadline for a client to finish the handshake (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
+    /// End with a TLS alert every handshake whose SNI the certificate does not cover, or that
+    /// has none (default false), so an address scan does not learn the domain.
+    #[serde(default)]
+    pub reject_unknown_sni: bool,
 }
 
 fn default_alpn() -> Vec<String> {
@@ -221,6 +227,7 @@ impl ServerOptions {
             key: key.into(),
             alpn: default_alpn(),
             handshake_timeout: None,
+            reject_unknown_sni: false,
         }
     }
 
@@ -232,18 +239,40 @@ impl ServerOptions {
         let (cert, key) = (base_dir.join(&self.cert), base_dir.join(&self.key));
         let chain = load_certs(&cert).map_err(at("cert"))?;
         let private_key = load_key(&key).map_err(at("key"))?;
-        let mut config = ServerConfig::builder_with_provider(crypto_provider())
+        warn_if_others_can_read(&key);
+        let provider = crypto_provider();
+        let certified = CertifiedKey::from_der(chain, private_key, &provider)
+            .map_err(|source| at("key")(ConfigError::CertifiedKey { cert, key, source }))?;
+        let resolver = CoveredNames::new(Arc::new(certified), self.reject_unknown_sni);
+        let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(rustls_refused)?
             .with_no_client_auth()
-            .with_single_cert(chain, private_key)
-            .map_err(|source| at("key")(ConfigError::CertifiedKey { cert, key, source }))?;
+            .with_cert_resolver(Arc::new(resolver));
         config.alpn_protocols = alpn;
         config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(rustls_refused)?;
         Ok(TlsServerSettings {
             config: Arc::new(config),
             handshake_timeout,
         })
+    }
+}
+
+/// Warns when a private key file is readable by its group or by others.
+fn warn_if_others_can_read(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    "tls: key file {} is readable by its group or others (mode {mode:o}); \
+                     `chmod 600` it",
+                    path.display()
+                );
+            }
+        }
     }
 }
 

@@ -37,6 +37,7 @@ mod error;
 mod insecure;
 mod pem;
 mod server;
+mod sni;
 mod tickets;
 
 pub use client::{TlsConnector, TlsConnectorLayer};

@@ -361,3 +361,42 @@ async fn the_acceptor_records_what_the_handshake_negotiated() {
         "{recorded}"
     );
 }
+
+#[tokio::test]
+async fn reject_unknown_sni_answers_only_names_the_certificate_covers() {
+    let mut options = ServerOptions::new("certs/server.pem", "certs/server.key");
+    options.reject_unknown_sni = true;
+    let (addr, mut outcomes) = serve(options.settings(&examples()).unwrap()).await;
+    let dial = |name: &str| {
+        let mut client = ClientOptions::new(name);
+        client.insecure = true; // so only the server's choice decides
+        connector(addr, &client).unwrap().oneshot(target())
+    };
+    let mut covered = dial("example.test").await.unwrap();
+    echo_round_trip(&mut covered).await;
+    for (name, what) in [
+        ("other.test", "an unknown name"),
+        ("127.0.0.1", "no SNI at all"),
+    ] {
+        let err = dial(name).await.unwrap_err();
+        assert!(
+            chain(&*err).contains("received fatal alert"),
+            "{what}: {}",
+            chain(&*err)
+        );
+        assert!(matches!(
+            outcomes.recv().await.unwrap().downcast_ref(),
+            Some(TlsError::Accept { .. })
+        ));
+    }
+    // Without the option, any name gets the certificate (the default).
+    let (addr, _) = serve(test_server(None)).await;
+    let mut client = ClientOptions::new("other.test");
+    client.insecure = true;
+    let mut stream = connector(addr, &client)
+        .unwrap()
+        .oneshot(target())
+        .await
+        .unwrap();
+    echo_round_trip(&mut stream).await;
+}

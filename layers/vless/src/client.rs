@@ -231,11 +231,11 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> VlessClientStream<Io> {
         if !self.io.is_unsent() {
             self.timer = None;
         }
-        if self.flushing_alone {
-            if let Poll::Ready(result) = Pin::new(&mut self.io).poll_flush(cx) {
-                self.flushing_alone = false;
-                result?;
-            }
+        if self.flushing_alone
+            && let Poll::Ready(result) = Pin::new(&mut self.io).poll_flush(cx)
+        {
+            self.flushing_alone = false;
+            result?;
         }
         Ok(())
     }

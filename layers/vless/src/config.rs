@@ -32,7 +32,19 @@ impl ClientOptions {
     /// Checks the id and builds the client settings.
     pub fn settings(&self) -> Result<VlessClientSettings, InvalidOptions> {
         let id = parse_user_id(&self.id).map_err(|e| invalid_id("id", e))?;
+        warn_if_guessable("id", &self.id);
         Ok(VlessClientSettings::new(id))
+    }
+}
+
+/// Warns about an id given as a short string: it maps to a UUID anyone can compute, so a
+/// dictionary of common words finds it.
+fn warn_if_guessable(key: &str, id: &str) {
+    if id.len() <= crate::proto::MAX_NAME_ID {
+        tracing::warn!(
+            "vless: `{key}` is a short string, which maps to a UUID anyone can derive from a \
+             dictionary; use a random UUID (`xypro-stack uuid`)"
+        );
     }
 }
 
@@ -80,7 +92,7 @@ pub struct ServerOptions {
     #[serde(default)]
     pub allow_private: bool,
     /// Deadline for the request header (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
 }
 
@@ -108,6 +120,7 @@ impl ServerOptions {
             }
             let option = format!("users[{i}].id");
             let id = parse_user_id(&user.id).map_err(|e| invalid_id(option.clone(), e))?;
+            warn_if_guessable(&option, &user.id);
             if let Some(first) = ids.get(&id) {
                 let message = format!("the same user id as `{first}`");
                 return Err(InvalidOptions::at(option, message));

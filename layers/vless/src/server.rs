@@ -149,9 +149,9 @@ fn accept(
     user: Arc<str>,
     io: Prefixed<BoxIo>,
 ) -> Accepted {
-    let policy = DestinationPolicy {
-        public_only: !shared.allow_private,
-        deny: vec![incoming.local],
+    let policy = match shared.allow_private {
+        true => DestinationPolicy::not_self(),
+        false => DestinationPolicy::public_only(),
     };
     let meta = incoming.meta().with_user(Some(user));
     let io = BoxIo::new(io);

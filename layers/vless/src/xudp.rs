@@ -30,6 +30,8 @@ use xypro_core::{
 
 /// Most destinations one XUDP connection may have open at once.
 const MAX_DESTINATIONS: usize = 256;
+/// Most XUDP session ids one connection may keep (each remembers its first destination).
+const MAX_SESSIONS: usize = 1024;
 /// Bytes one connection may hold queued for all its destinations together.
 const QUEUE_BUDGET: usize = 4 << 20;
 /// Encoded frames queued for the client before destinations wait.
@@ -72,6 +74,7 @@ impl Session for XudpSession {
                 written = write_frames(writer, queued) => written.map_err(|e| VlessError::Io(e).into()),
             };
             demux.close().await;
+            tracing::debug!(dropped = demux.budget.dropped(), "XUDP session closed");
             ended
         })
     }
@@ -101,10 +104,10 @@ impl Demux {
             while let Some((frame, used)) = Frame::parse(&buf).map_err(VlessError::from)? {
                 let reply = self.handle(frame);
                 buf.advance(used);
-                if let Some(reply) = reply {
-                    if self.frames.send(reply).await.is_err() {
-                        return Ok(());
-                    }
+                if let Some(reply) = reply
+                    && self.frames.send(reply).await.is_err()
+                {
+                    return Ok(());
                 }
             }
             while self.tasks.try_join_next().is_some() {}
@@ -136,6 +139,11 @@ impl Demux {
         let id = frame.session;
         let destination = match (frame.status, frame.target) {
             (Status::New, Some((Network::Udp, address))) => {
+                if self.sessions.len() >= MAX_SESSIONS && !self.sessions.contains_key(&id) {
+                    self.budget.count_drop();
+                    tracing::debug!(session = id, "XUDP session cap reached; refusing");
+                    return Some(encode(&Frame::end(id, true)));
+                }
                 self.sessions.insert(id, address.clone());
                 address
             }
@@ -195,10 +203,14 @@ impl Demux {
             source: key.1.clone(),
         };
         let (sender, stream) = datagram_pipe(self.budget.clone(), sink);
-        let _ = sender.send(datagram);
         let context = target.context.clone();
-        self.tasks
-            .spawn(self.dispatch.connect(target, Handover::new(stream)));
+        let Ok(dial) = self.dispatch.connect(target, Handover::new(stream)) else {
+            self.budget.count_drop();
+            tracing::debug!(destination = %key.1, "XUDP dials at their cap; datagram dropped");
+            return;
+        };
+        let _ = sender.send(datagram);
+        self.tasks.spawn(dial);
         self.destinations.insert(key, Route { sender, context });
     }
 }

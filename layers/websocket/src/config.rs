@@ -50,7 +50,7 @@ pub struct ClientOptions {
     #[serde(default = "default_true")]
     pub early_data_resend: bool,
     /// Deadline for the server's `101` once the request is sent (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
 }
 
@@ -71,7 +71,7 @@ pub struct ServerOptions {
     #[serde(default = "default_true")]
     pub early_data: bool,
     /// Deadline for the request head and the `101` (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
 }
 

@@ -131,22 +131,19 @@ async fn upgrade(
 ) -> Result<WsByteStream<BoxIo>, Missed> {
     let after = shared.settings.handshake_timeout;
     let outcome = Arc::new(Mutex::new(Outcome::None));
-    let called = Arc::new(AtomicBool::new(false));
-    let missed = Arc::new(AtomicBool::new(false));
+    let hit = Arc::new(AtomicBool::new(false));
     let service = UpgradeService {
         shared: shared.clone(),
         outcome: outcome.clone(),
-        called: called.clone(),
-        missed: missed.clone(),
+        hit: hit.clone(),
     };
     let (back, mut handed_back) = oneshot::channel();
     let io = MissGate {
         io,
-        called,
+        hit,
         answer: None,
         hand_back: hand_back.then(|| HandBackSlot {
             read: Vec::new(),
-            missed,
             back: Some(back),
         }),
     };
@@ -196,8 +193,7 @@ enum Outcome {
 struct UpgradeService {
     shared: Arc<Shared>,
     outcome: Arc<Mutex<Outcome>>,
-    called: Arc<AtomicBool>,
-    missed: Arc<AtomicBool>,
+    hit: Arc<AtomicBool>,
 }
 
 impl hyper::service::Service<Request<Body>> for UpgradeService {
@@ -206,18 +202,15 @@ impl hyper::service::Service<Request<Body>> for UpgradeService {
     type Future = Ready<Result<Self::Response, Infallible>>;
 
     fn call(&self, mut req: Request<Body>) -> Self::Future {
-        self.called.store(true, Ordering::Release);
         let (outcome, response) = match check_request(&req, &self.shared.settings) {
             Ok(upgrade) => {
+                self.hit.store(true, Ordering::Release);
                 let response = switching(&upgrade);
                 let on_upgrade = hyper::upgrade::on(&mut req);
                 let early = upgrade.early;
                 (Outcome::Hit { on_upgrade, early }, response)
             }
-            Err(reason) => {
-                self.missed.store(true, Ordering::Release);
-                (Outcome::Miss(reason), not_found())
-            }
+            Err(reason) => (Outcome::Miss(reason), not_found()),
         };
         *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = outcome;
         ready(Ok(response))
@@ -228,16 +221,17 @@ impl hyper::service::Service<Request<Body>> for UpgradeService {
 const NOT_FOUND_BYTES: &[u8] =
     b"HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
 
-/// The connection as hyper sees it: anything hyper writes before our service has seen a
-/// request is hyper's automatic answer to an unparsable one (`400`, `414`, `431`), and is
-/// replaced by the same `404` every other miss gets.
+/// The connection as hyper sees it: unless the request was an upgrade for this endpoint,
+/// whatever hyper writes — its automatic answer to an unparsable request (`400`, `414`,
+/// `431`), or our `404` in the request's HTTP version (`HTTP/1.0 404` for a 1.0 probe) — is
+/// replaced by the same bytes every miss gets.
 ///
 /// When handing back, it records every byte read and answers nothing on a miss (hyper's own
 /// answer or our `404` is consumed unsent, and the stream is not shut down); dropped after a
 /// miss, it sends the stream and the bytes back.
 struct MissGate {
     io: BoxIo,
-    called: Arc<AtomicBool>,
+    hit: Arc<AtomicBool>,
     /// The rest of the replacement answer still to write, once hyper has started its own.
     answer: Option<&'static [u8]>,
     hand_back: Option<HandBackSlot>,
@@ -247,8 +241,6 @@ struct MissGate {
 struct HandBackSlot {
     /// Every byte read so far.
     read: Vec<u8>,
-    /// Set by the service when the request is not an upgrade for us.
-    missed: Arc<AtomicBool>,
     /// Where the stream goes when the gate is dropped after a miss.
     back: Option<oneshot::Sender<(BoxIo, Bytes)>>,
 }
@@ -256,9 +248,7 @@ struct HandBackSlot {
 impl MissGate {
     /// Whether what hyper writes now is an answer to a miss that must not be sent.
     fn swallows(&self) -> bool {
-        self.hand_back.as_ref().is_some_and(|slot| {
-            slot.missed.load(Ordering::Acquire) || !self.called.load(Ordering::Acquire)
-        })
+        self.hand_back.is_some() && !self.hit.load(Ordering::Acquire)
     }
 
     /// The stream, for the WebSocket after a hit; nothing is handed back.
@@ -311,7 +301,7 @@ impl AsyncWrite for MissGate {
             return Poll::Ready(Ok(buf.len()));
         }
         let this = &mut *self;
-        if this.answer.is_none() && this.called.load(Ordering::Acquire) {
+        if this.answer.is_none() && this.hit.load(Ordering::Acquire) {
             return Pin::new(&mut this.io).poll_write(cx, buf);
         }
         let rest = this.answer.get_or_insert(NOT_FOUND_BYTES);

@@ -49,6 +49,9 @@ async fn every_miss_gets_the_same_bytes() {
             upgrade.replace("Version: 13", "Version: 8")
         ),
         "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /xy HTTP/1.1\r\nHost: a\r\n\r\n".to_owned(),
+        // A well-formed HTTP/1.0 miss: hyper would answer `HTTP/1.0 404`, a fingerprint.
+        "GET /other HTTP/1.0\r\n\r\n".to_owned(),
+        format!("GET /xy HTTP/1.0\r\nHost: a\r\n{upgrade}\r\n"),
     ];
     for probe in &probes {
         let answer = raw(server.addr, probe).await;

@@ -33,7 +33,7 @@ pub struct ServerOptions {
     /// starts with `/`).
     pub service_name: String,
     /// Deadline for the client's connection preface (default 10s).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
 }
 

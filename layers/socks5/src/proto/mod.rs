@@ -1,4 +1,5 @@
-//! SOCKS5 wire codecs (RFC 1928, RFC 1929): parse from byte slices, write into buffers, no I/O.
+//! SOCKS wire codecs (SOCKS5: RFC 1928, RFC 1929; SOCKS4 and 4a): parse from byte slices,
+//! write into buffers, no I/O.
 //!
 //! Every parser returns `Ok(None)` when the input is a valid prefix that needs more bytes, and
 //! `Ok(Some((message, consumed)))` once a whole message is there.
@@ -8,6 +9,7 @@ mod auth;
 mod greeting;
 mod reply;
 mod request;
+mod socks4;
 mod udp;
 
 pub use address::{parse_address, write_address};
@@ -15,12 +17,15 @@ pub use auth::{AuthStatus, Credentials};
 pub use greeting::{Greeting, Method, NO_ACCEPTABLE_METHOD};
 pub use reply::{Reply, ReplyCode};
 pub use request::{Command, Request};
+pub use socks4::{
+    MAX_SOCKS4_FIELD, SOCKS4_GRANTED, SOCKS4_REJECTED, Socks4Command, Socks4Request, socks4_reply,
+};
 pub use udp::UdpHeader;
 
 /// A message that can never become valid, whatever bytes follow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtoError {
-    /// The version byte is not 5 (or 1 for the auth sub-negotiation).
+    /// The version byte is not 5 (1 for the auth sub-negotiation, 4 for SOCKS4).
     #[error("unsupported version {0}")]
     Version(u8),
     /// The greeting lists no methods.
@@ -41,6 +46,9 @@ pub enum ProtoError {
     /// A reserved byte that must be zero is not.
     #[error("reserved byte is not zero")]
     Reserved,
+    /// A SOCKS4 user id or domain has no terminating zero within 255 bytes.
+    #[error("SOCKS4 field longer than 255 bytes")]
+    Unterminated,
 }
 
 impl ProtoError {

@@ -13,7 +13,7 @@ pub mod xudp;
 pub use address::{address_len, parse_address, write_address};
 pub use request::{Command, Request};
 pub use response::{RESPONSE_OK, Response};
-pub use user::{UserIdError, parse_user_id};
+pub use user::{MAX_NAME_ID, UserIdError, parse_user_id};
 
 /// The only VLESS version there is.
 pub const VERSION: u8 = 0;

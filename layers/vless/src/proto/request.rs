@@ -74,11 +74,11 @@ impl Request {
         buf.push(addons_len);
         buf.extend_from_slice(&self.addons);
         buf.push(self.command.byte());
-        if let Some(address) = self.command.address() {
-            if let Err(e) = write_address(address, buf) {
-                buf.truncate(start);
-                return Err(e);
-            }
+        if let Some(address) = self.command.address()
+            && let Err(e) = write_address(address, buf)
+        {
+            buf.truncate(start);
+            return Err(e);
         }
         Ok(())
     }

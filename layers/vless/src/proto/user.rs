@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 /// The longest string that maps to a UUIDv5 instead of being parsed as a UUID.
-const MAX_NAME_ID: usize = 30;
+pub const MAX_NAME_ID: usize = 30;
 
 /// Why a string is not a usable VLESS user id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

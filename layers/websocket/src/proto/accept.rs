@@ -75,13 +75,12 @@ pub(crate) fn check_request<B>(
         protocol: None,
         early: Bytes::new(),
     };
-    if settings.early_data {
-        if let Some(value) = headers.get(header::SEC_WEBSOCKET_PROTOCOL) {
-            if let Some(early) = early_data::decode(value.as_bytes()) {
-                upgrade.protocol = Some(value.clone());
-                upgrade.early = early;
-            }
-        }
+    if settings.early_data
+        && let Some(value) = headers.get(header::SEC_WEBSOCKET_PROTOCOL)
+        && let Some(early) = early_data::decode(value.as_bytes())
+    {
+        upgrade.protocol = Some(value.clone());
+        upgrade.early = early;
     }
     Ok(upgrade)
 }

@@ -181,14 +181,14 @@ impl Outbound {
         io: &mut S,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.pending() < WRITE_BUFFER_SIZE {
-            if let Some((payload, len)) = self.pong.take() {
-                self.push(
-                    OpCode::Control(Control::Pong),
-                    &[IoSlice::new(&payload[..len])],
-                    len,
-                );
-            }
+        if self.pending() < WRITE_BUFFER_SIZE
+            && let Some((payload, len)) = self.pong.take()
+        {
+            self.push(
+                OpCode::Control(Control::Pong),
+                &[IoSlice::new(&payload[..len])],
+                len,
+            );
         }
         if let Close::Queued(code) = self.close {
             let code = code.to_be_bytes();
