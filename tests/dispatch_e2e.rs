@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{Proxy, TempDir, flows, peers, raw, targets, tunnel};
+use common::{
+    Proxy, TempDir, flows, peers, raw, targets,
+    tunnel::{self, Transport},
+};
 use std::{net::SocketAddr, time::Duration};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -294,4 +297,76 @@ async fn without_a_timeout_layer_a_silent_tunnel_server_gets_reply_06_and_frees_
         raw::fd_count(pid)
     );
     held.abort();
+}
+
+/// Sends `size` bytes of a pattern through `stream` to an echo while reading them back, and
+/// checks them by SHA-256; the stream stays open.
+async fn echo_checked(stream: &mut TcpStream, seed: u64, size: usize) {
+    let sent = targets::pattern(seed, size);
+    let (mut read, mut write) = stream.split();
+    let mut back = vec![0; size];
+    let (written, got) = tokio::time::timeout(PATIENCE, async {
+        tokio::join!(write.write_all(&sent), read.read_exact(&mut back))
+    })
+    .await
+    .expect("the echo in time");
+    written.unwrap();
+    got.unwrap();
+    assert_eq!(targets::sha256_hex(&back), targets::sha256_hex(&sent));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_tunnels_share_one_http2_connection_listed_as_their_parent() {
+    let (server, _dir) = serve(&tunnel::transport_server_config(Transport::H2)).await;
+    let client = Proxy::start(&tunnel::transport_client_config(
+        Transport::H2,
+        addr_of(&server, "server"),
+    ));
+    let socks = client.addr("socks");
+    let echo = targets::echo_server().await;
+    let mut opening = tokio::task::JoinSet::new();
+    for seed in 0..64 {
+        opening.spawn(async move {
+            let mut stream = flows::connect(socks, echo).await;
+            echo_checked(&mut stream, seed, 256 << 10).await;
+            stream
+        });
+    }
+    let tunnels = opening.join_all().await;
+
+    let open = server.connections().list();
+    let sessions: Vec<_> = open.iter().filter(|c| c.parent().is_none()).collect();
+    assert_eq!(
+        sessions.len(),
+        1,
+        "one HTTP/2 connection: {:?}",
+        listed(&open)
+    );
+    let session = sessions[0].id();
+    let streams = open.iter().filter(|c| c.parent() == Some(session));
+    assert!(
+        streams
+            .clone()
+            .all(|c| c.meta().user.as_deref() == Some("demo"))
+    );
+    assert_eq!(streams.count(), 64, "each tunnel a child of the connection");
+
+    // Closing the HTTP/2 connection fails every tunnel on it ...
+    assert!(server.connections().close(session));
+    for mut stream in tunnels {
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut rest))
+            .await
+            .expect("the tunnel ends with its connection");
+        assert!(rest.is_empty());
+    }
+    assert!(raw::eventually(PATIENCE, || server.connections().is_empty()).await);
+
+    // ... and the next tunnel opens a new one.
+    let mut next = flows::connect(socks, echo).await;
+    echo_checked(&mut next, 99, 1 << 20).await;
+    let open = server.connections().list();
+    assert_eq!(open.len(), 2, "{:?}", listed(&open));
+    assert_ne!(open[0].id(), session);
+    assert_eq!(open[1].parent(), Some(open[0].id()));
 }

@@ -88,6 +88,9 @@ pub struct RawInbound {
     pub pipeline: Vec<LayerSpec>,
     /// Name of the outbound pipeline.
     pub outbound: String,
+    /// Where connections the pipeline refuses go instead of the identical `404` or close.
+    #[serde(default)]
+    pub fallback: Option<xypro_fallback::FallbackOptions>,
 }
 
 /// Process-wide limits (an extension of the documented file shape).

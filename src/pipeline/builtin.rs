@@ -3,7 +3,9 @@
 use super::Registry;
 use crate::mixed::MixedOptions;
 use xypro_balance::BalanceOptions;
+use xypro_h2::{self as h2, grpc};
 use xypro_http::HttpOptions;
+use xypro_httpupgrade as httpupgrade;
 use xypro_limit::{ConcurrencyLimitOptions, RateLimitOptions, TimeoutOptions};
 use xypro_route::{RejectOptions, RouteOptions};
 use xypro_select::SelectOptions;
@@ -29,9 +31,15 @@ impl Registry {
             .connector::<RateLimitOptions>("rate_limit")
             .connector::<tls::ClientOptions>("tls")
             .connector::<ws::ClientOptions>("websocket")
+            .connector::<httpupgrade::ClientOptions>("httpupgrade")
+            .connector::<h2::ClientOptions>("h2")
+            .connector::<grpc::ClientOptions>("grpc")
             .connector::<vless::ClientOptions>("vless")
             .upgrade::<tls::ServerOptions>("tls")
             .upgrade::<ws::ServerOptions>("websocket")
+            .upgrade::<httpupgrade::ServerOptions>("httpupgrade")
+            .upgrade::<h2::ServerOptions>("h2")
+            .upgrade::<grpc::ServerOptions>("grpc")
             .protocol::<Socks5Options>("socks5")
             .protocol::<HttpOptions>("http")
             .protocol::<MixedOptions>("mixed")

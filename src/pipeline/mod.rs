@@ -1,15 +1,19 @@
 //! From a validated config to boxed tower services: outbound connectors and inbound acceptors.
 
+mod alpn;
 mod builtin;
+mod fallback;
 mod named;
 mod registry;
 
+pub use fallback::InboundFallback;
 pub use registry::Registry;
 
 use crate::config::{AdminConfig, Config, ConfigError, LayerSpec, Limits, Step};
 use named::Named;
 use registry::Entry;
 use std::{
+    borrow::Cow,
     cell::RefCell,
     collections::{BTreeMap, HashMap},
     net::SocketAddr,
@@ -30,6 +34,8 @@ pub struct InboundPipeline {
     pub acceptor: BoxAcceptor,
     /// The outbound pipeline that carries what it accepts.
     pub connector: BoxConnector,
+    /// Where connections its pipeline refuses go, if anywhere.
+    pub fallback: Option<Arc<InboundFallback>>,
 }
 
 /// One outbound, ready to dial: its name, what it is made of and its connector.
@@ -96,13 +102,22 @@ pub fn build_with(
         ];
         let entries = &registry.inbound;
         let layers = &inbound.pipeline;
-        let acceptor = builder.chain(name, &path, layers, entries, Some(inbound.listen))?;
+        let side = Side::Inbound {
+            listen: inbound.listen,
+            fallback: inbound.fallback.is_some(),
+        };
+        let acceptor = builder.chain(name, &path, layers, entries, side)?;
+        let fallback = match &inbound.fallback {
+            Some(options) => Some(Arc::new(builder.fallback(name, options)?)),
+            None => None,
+        };
         inbounds.push(InboundPipeline {
             name: Arc::from(name.as_str()),
             listen: inbound.listen,
             protocol: Arc::from(layers.last().map_or("", |spec| spec.kind.as_str())),
             acceptor,
             connector: builder.outbound(&inbound.outbound)?,
+            fallback,
         });
     }
     let outbounds = config
@@ -134,6 +149,15 @@ pub fn build_with(
         limits: config.raw.limits.clone(),
         admin: config.admin(),
     })
+}
+
+/// Which kind of pipeline is being built.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    /// An inbound's, listening on `listen`, with or without a `fallback:`.
+    Inbound { listen: SocketAddr, fallback: bool },
+    /// An outbound's.
+    Outbound,
 }
 
 /// Adds what layers share from the config's top-level keys: the resolver (`dns:`) and the rule
@@ -195,7 +219,7 @@ impl Builder<'_> {
         self.building.borrow_mut().push(name.to_owned());
         let path = [Step::Key("outbounds"), Step::Key(name)];
         let layers = &self.config.raw.outbounds[name];
-        let built = self.chain(name, &path, layers, &self.registry.outbound, None);
+        let built = self.chain(name, &path, layers, &self.registry.outbound, Side::Outbound);
         self.building.borrow_mut().pop();
         let connector = Named::boxed(name, built?);
         self.built
@@ -248,7 +272,7 @@ impl Builder<'_> {
         path: &[Step<'_>],
         layers: &[LayerSpec],
         entries: &BTreeMap<String, Entry<S>>,
-        listen: Option<SocketAddr>,
+        side: Side,
     ) -> Result<S, ConfigError> {
         let lookup = |name: &str| self.lookup(name);
         let mut built: Option<S> = None;
@@ -268,14 +292,26 @@ impl Builder<'_> {
             let mut ctx = BuildContext::new(self.config.base_dir())
                 .with_name(name)
                 .with_dial_host(dial_host.as_deref())
+                .with_dial_port(dial_port(below))
                 .with_outbounds(&lookup)
                 .with_resources(self.resources);
-            if let Some(listen) = listen {
+            if let Side::Inbound { listen, .. } = side {
                 ctx = ctx.with_listen(listen);
             }
+            let options = match (spec.kind.as_str(), side) {
+                // Inbound layers above this one come after it; outbound ones before it.
+                ("tls", Side::Inbound { fallback, .. }) => {
+                    alpn::tls_options(spec, below.iter(), fallback)
+                }
+                ("tls", Side::Outbound) => {
+                    alpn::tls_options(spec, layers[..index].iter().rev(), false)
+                }
+                _ => Ok(Cow::Borrowed(&spec.options)),
+            }
+            .map_err(|e| self.locate(&here, &spec.kind, e))?;
             let result = match (entry, built.take()) {
-                (Entry::Terminal(build), None) => build(&spec.options, &ctx),
-                (Entry::Layer(build), Some(inner)) => build(&spec.options, inner, &ctx),
+                (Entry::Terminal(build), None) => build(&options, &ctx),
+                (Entry::Layer(build), Some(inner)) => build(&options, inner, &ctx),
                 (Entry::Terminal(_), Some(_)) => {
                     let message =
                         format!("`{}` ends a pipeline and must be its last layer", spec.kind);
@@ -331,22 +367,30 @@ fn key_steps(key: &str) -> Vec<Step<'_>> {
     steps
 }
 
+/// The string option `key` of the first layer `kind` in `below`.
+fn option<'a>(below: &'a [LayerSpec], kind: &str, key: &str) -> Option<&'a str> {
+    below
+        .iter()
+        .find(|spec| spec.kind == kind)
+        .and_then(|spec| spec.options.get(key))
+        .and_then(serde_yaml::Value::as_str)
+}
+
 /// The host the layers below reach: the TLS server name, else the host of the dialled address.
 fn dial_host(below: &[LayerSpec]) -> Option<String> {
-    let option = |kind: &str, key: &str| {
-        below
-            .iter()
-            .find(|spec| spec.kind == kind)
-            .and_then(|spec| spec.options.get(key))
-            .and_then(serde_yaml::Value::as_str)
-    };
-    if let Some(name) = option("tls", "server_name") {
+    if let Some(name) = option(below, "tls", "server_name") {
         return Some(name.to_owned());
     }
-    match option("tcp", "address")?.parse::<Address>().ok()? {
+    match option(below, "tcp", "address")?.parse::<Address>().ok()? {
         Address::Ip(SocketAddr::V6(v6)) => Some(format!("[{}]", v6.ip())),
         other => Some(other.host()),
     }
+}
+
+/// The port the layers below dial: the port of the `tcp` address.
+fn dial_port(below: &[LayerSpec]) -> Option<u16> {
+    let address = option(below, "tcp", "address")?.parse::<Address>().ok()?;
+    Some(address.port())
 }
 
 #[cfg(test)]
@@ -447,6 +491,55 @@ mod tests {
         assert_eq!(chain(build_members("b, c")).await, "a>c");
         assert_eq!(chain(build_members("b")).await, "a>b");
         assert_eq!(chain(build_members("c, b")).await, "a>c");
+    }
+
+    #[test]
+    fn h2_under_a_websocket_is_refused_at_its_alpn_entry() {
+        let text = "inbounds:\n  s:\n    listen: 127.0.0.1:0\n    pipeline:\n      - tls:\n          cert: c.pem\n          key: k.pem\n          alpn: [http/1.1, h2]\n      - websocket: { path: /xy }\n      - vless: { users: [{ name: a, id: x }] }\n    outbound: a\noutbounds:\n  a:\n    - vless: { id: x }\n    - httpupgrade: { path: /hu }\n    - tls: { server_name: a.test, alpn: [h2] }\n    - tcp: { address: a.test:443 }\n";
+        let err = build(&Config::parse("t.yaml", text.into()).unwrap(), &registry()).unwrap_err();
+        assert_eq!(err.key, "outbounds.a[2].tls.alpn[0]", "{err}");
+        assert_eq!(err.line, Some(16), "{err}");
+        assert!(err.message.contains("`httpupgrade`"), "{err}");
+        let inbound_only = text.replace("alpn: [h2] }", "alpn: [http/1.1] }");
+        let err = build(&Config::parse("t.yaml", inbound_only).unwrap(), &registry()).unwrap_err();
+        assert_eq!(err.key, "inbounds.s.pipeline[0].tls.alpn[1]", "{err}");
+        assert_eq!(err.line, Some(8), "{err}");
+    }
+
+    #[test]
+    fn fallback_errors_point_at_the_entry() {
+        let text = |fallback: &str| {
+            format!(
+                "inbounds:\n  s:\n    listen: 127.0.0.1:0\n    pipeline: [socks5]\n    outbound: a\n    fallback:\n{fallback}outbounds:\n  a: [direct]\n  web: [direct]\n"
+            )
+        };
+        let err = |fallback: &str| {
+            let config = Config::parse("t.yaml", text(fallback)).unwrap();
+            build(&config, &registry()).unwrap_err()
+        };
+        let unknown = err("      - { outbound: web }\n      - { path: /blog, outbound: blog }\n");
+        assert_eq!(unknown.key, "inbounds.s.fallback[1].outbound", "{unknown}");
+        assert_eq!(unknown.line, Some(8), "{unknown}");
+        assert!(
+            unknown.message.contains("no outbound named `blog`"),
+            "{unknown}"
+        );
+        let version = err("      outbound: web\n      proxy_protocol: 3\n");
+        assert_eq!(
+            version.key, "inbounds.s.fallback.proxy_protocol",
+            "{version}"
+        );
+        assert_eq!(version.line, Some(8), "{version}");
+        let pipelines = build(
+            &Config::parse(
+                "t.yaml",
+                text("      web\n").replace("    fallback:\n      web\n", "    fallback: web\n"),
+            )
+            .unwrap(),
+            &registry(),
+        )
+        .unwrap();
+        assert!(pipelines.inbounds[0].fallback.is_some());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The accept loop of one listener and the life of one accepted socket.
 
 use super::{
-    Settings,
+    Settings, fallback,
     gate::{Gate, HandshakeSlot},
     linger::Lingering,
 };
@@ -87,7 +87,8 @@ async fn handle(
     };
     let _ = stream.set_nodelay(true);
     let (stream, closer) = Lingering::new(stream);
-    let incoming = Incoming::new(stream, peer, local, inbound.name.clone());
+    let mut incoming = Incoming::new(stream, peer, local, inbound.name.clone());
+    fallback::arm(&mut incoming, &inbound.fallback);
     let deadline = shared.settings.borrow().handshake_timeout;
     match tokio::time::timeout(deadline, inbound.acceptor.oneshot(incoming)).await {
         Ok(Ok(accepted)) => {
@@ -99,9 +100,19 @@ async fn handle(
         }
         Ok(Err(e)) => {
             drop(slot);
-            let failure = super::failures::record(&inbound.name, &*e);
-            let (stage, reason) = (failure.stage, failure.reason);
-            tracing::info!(stage, reason, "handshake failed: {}", error_chain(&*e));
+            match fallback::refused(&e, &inbound.fallback) {
+                Some(fallback) => {
+                    let Ok(_permit) = shared.permits.acquire_owned().await else {
+                        return;
+                    };
+                    fallback.serve(&shared.dispatch).await;
+                }
+                None => {
+                    let failure = super::failures::record(&inbound.name, &*e);
+                    let (stage, reason) = (failure.stage, failure.reason);
+                    tracing::info!(stage, reason, "handshake failed: {}", error_chain(&*e));
+                }
+            }
         }
         Err(_) => {
             drop(slot);

@@ -3,6 +3,7 @@
 
 mod accept;
 mod failures;
+mod fallback;
 mod gate;
 mod linger;
 

@@ -47,8 +47,18 @@ pub async fn tls_connect(
     addr: SocketAddr,
     server_name: &str,
 ) -> Result<ClientTlsStream<TcpStream>, xypro_stack::core::BoxError> {
+    tls_connect_alpn(addr, server_name, "http/1.1").await
+}
+
+/// As [`tls_connect`], offering `alpn`.
+pub async fn tls_connect_alpn(
+    addr: SocketAddr,
+    server_name: &str,
+    alpn: &str,
+) -> Result<ClientTlsStream<TcpStream>, xypro_stack::core::BoxError> {
     let mut options = ClientOptions::new(server_name);
     options.ca = Some(repo_root().join("examples/certs/ca.pem"));
+    options.alpn = vec![alpn.to_owned()];
     let settings = options.settings(&repo_root()).unwrap();
     let dial = tower::service_fn(move |_: Target| TcpStream::connect(addr));
     TlsConnector::new(dial, settings)

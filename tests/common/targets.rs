@@ -211,3 +211,105 @@ pub async fn slow_http_server(
     });
     (addr, rx)
 }
+
+/// What the test website learned about one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visit {
+    /// The client address a PROXY protocol header (v1 or v2) gave, if one came first.
+    pub proxied: Option<SocketAddr>,
+    /// The request path, or `None` when the request was not HTTP (answered `400`).
+    pub path: Option<String>,
+}
+
+/// The page the test website serves.
+pub const WEB_PAGE: &str = "<!doctype html><html><head><title>real site</title></head><body><h1>A real website</h1></body></html>";
+
+/// How long the test website waits for a whole request head (nginx's `client_header_timeout`).
+pub const WEB_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A small website on 127.0.0.1:0: takes an optional PROXY protocol header, answers an HTTP
+/// request with [`WEB_PAGE`] (`200`) and anything else with `400`, one request per connection,
+/// and closes a connection whose head is not in within [`WEB_HEADER_TIMEOUT`]; reports each
+/// request.
+pub async fn web_server() -> (SocketAddr, mpsc::UnboundedReceiver<Visit>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(visit(stream, tx.clone()));
+        }
+    });
+    (addr, rx)
+}
+
+/// Serves one connection of [`web_server`].
+async fn visit(mut stream: TcpStream, visits: mpsc::UnboundedSender<Visit>) {
+    let deadline = tokio::time::Instant::now() + WEB_HEADER_TIMEOUT;
+    let mut read = Vec::new();
+    let mut buf = [0u8; 4096];
+    let (proxied, head) = loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) | Err(_) => return,
+            Ok(Ok(n)) => read.extend_from_slice(&buf[..n]),
+        }
+        let Some((proxied, start)) = proxy_header(&read) else {
+            continue;
+        };
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut request = httparse::Request::new(&mut headers);
+        match request.parse(&read[start..]) {
+            Ok(httparse::Status::Partial) if read.len() < 64 * 1024 => continue,
+            Ok(httparse::Status::Complete(_)) => {
+                break (proxied, request.path.map(str::to_owned));
+            }
+            _ => break (proxied, None),
+        }
+    };
+    let response = match &head {
+        Some(_) => format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{WEB_PAGE}",
+            WEB_PAGE.len()
+        ),
+        None => "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into(),
+    };
+    let _ = visits.send(Visit {
+        proxied,
+        path: head,
+    });
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// The client address of a PROXY protocol header at the start of `read` and where the request
+/// after it starts; `(None, 0)` without one; `None` while the header is incomplete.
+fn proxy_header(read: &[u8]) -> Option<(Option<SocketAddr>, usize)> {
+    const V2: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";
+    if read.starts_with(b"PROXY ") {
+        let end = read.windows(2).position(|w| w == b"\r\n")?;
+        let line = std::str::from_utf8(&read[..end]).ok()?;
+        let fields: Vec<&str> = line.split(' ').collect();
+        let client = format!("{}:{}", fields.get(2)?, fields.get(4)?);
+        return Some((client.parse().ok(), end + 2));
+    }
+    if read.len() < V2.len() && V2.starts_with(read) {
+        return None;
+    }
+    if !read.starts_with(V2) {
+        return Some((None, 0));
+    }
+    let len = usize::from(u16::from_be_bytes([*read.get(14)?, *read.get(15)?]));
+    let body = read.get(16..16 + len)?;
+    let client = match read[13] {
+        0x11 => SocketAddr::from((
+            <[u8; 4]>::try_from(&body[..4]).ok()?,
+            u16::from_be_bytes([body[8], body[9]]),
+        )),
+        0x21 => SocketAddr::from((
+            <[u8; 16]>::try_from(&body[..16]).ok()?,
+            u16::from_be_bytes([body[32], body[33]]),
+        )),
+        _ => return Some((None, 16 + len)),
+    };
+    Some((Some(client), 16 + len))
+}

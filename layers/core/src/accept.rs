@@ -130,6 +130,13 @@ impl Reply for Handover {
 pub trait Session: Send + fmt::Debug {
     /// Runs the session to its end, opening each logical connection through `dispatch`.
     fn run(self: Box<Self>, dispatch: SessionDispatch) -> BoxFuture<Result<(), BoxError>>;
+
+    /// How long the session may go on running once its connection is closed (by id, or at
+    /// shutdown), to end itself cleanly: an HTTP/2 connection watches
+    /// [`SessionDispatch::parent`]'s close and sends GOAWAY. Zero (the default) stops it at once.
+    fn closing_grace(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }
 
 /// What an inbound handshake produced.

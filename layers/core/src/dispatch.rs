@@ -158,10 +158,17 @@ impl Dispatch {
         let context = target.context.clone();
         let _entry = self.shared.table.register(context.clone());
         let dispatch = SessionDispatch::new(target, self.clone(), connector);
+        let grace = session.closing_grace();
+        let mut run = session.run(dispatch);
         let outcome = tokio::select! {
             biased;
-            () = context.closed() => Outcome::Closed,
-            ended = session.run(dispatch) => Outcome::SessionEnded(ended),
+            () = context.closed() => {
+                if !grace.is_zero() {
+                    let _ = tokio::time::timeout(grace, &mut run).await;
+                }
+                Outcome::Closed
+            }
+            ended = &mut run => Outcome::SessionEnded(ended),
         };
         // Whatever the session left open ends with it.
         context.close();
@@ -469,6 +476,48 @@ mod tests {
             dispatch.table().is_empty(),
             "closing the session closed its stream"
         );
+    }
+
+    #[tokio::test]
+    async fn a_closed_session_with_a_grace_ends_itself_within_it() {
+        /// Sends its goodbye once its connection is closed, the way HTTP/2 sends GOAWAY.
+        #[derive(Debug)]
+        struct Polite(tokio::sync::oneshot::Sender<&'static str>);
+        impl Session for Polite {
+            fn run(
+                self: Box<Self>,
+                dispatch: SessionDispatch,
+            ) -> crate::BoxFuture<Result<(), BoxError>> {
+                Box::pin(async move {
+                    dispatch.parent().context.closed().await;
+                    tokio::task::yield_now().await;
+                    let _ = self.0.send("goaway");
+                    Ok(())
+                })
+            }
+            fn closing_grace(&self) -> Duration {
+                Duration::from_secs(5)
+            }
+        }
+        let dispatch = Dispatch::default();
+        let target = target();
+        let context = target.context.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let accepted = Accepted::Session {
+            target,
+            session: Box::new(Polite(tx)),
+        };
+        let task = tokio::spawn({
+            let dispatch = dispatch.clone();
+            async move { dispatch.serve(accepted, echo_connector()).await }
+        });
+        while dispatch.table().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        context.close();
+        task.await.unwrap();
+        assert_eq!(rx.await.unwrap(), "goaway");
+        assert!(dispatch.table().is_empty());
     }
 
     #[tokio::test]

@@ -26,6 +26,7 @@ mod policy;
 mod pool;
 mod prefixed;
 mod read_ahead;
+mod refused;
 mod relay;
 mod resolve;
 mod sniff;
@@ -53,6 +54,7 @@ pub use options::{BuildContext, InvalidOptions, LayerOptions, OutboundLookup};
 pub use policy::{DestinationPolicy, ListeningPort, is_public_ip};
 pub use prefixed::Prefixed;
 pub use read_ahead::ReadAhead;
+pub use refused::{HandBack, Refused};
 pub use relay::{RelayStats, relay};
 pub use resolve::{LOOKUPS_IN_FLIGHT, Resolve, SharedResolver, SystemResolver};
 pub use sniff::{

@@ -106,6 +106,7 @@ pub struct BuildContext<'a> {
     base_dir: &'a Path,
     listen: Option<SocketAddr>,
     dial_host: Option<&'a str>,
+    dial_port: Option<u16>,
     outbounds: Option<OutboundLookup<'a>>,
     resources: Option<&'a Extensions>,
 }
@@ -118,6 +119,7 @@ impl<'a> BuildContext<'a> {
             base_dir,
             listen: None,
             dial_host: None,
+            dial_port: None,
             outbounds: None,
             resources: None,
         }
@@ -138,6 +140,12 @@ impl<'a> BuildContext<'a> {
     /// Sets the host name the hop below reaches (a TLS server name, else the dialled host).
     pub fn with_dial_host(mut self, host: Option<&'a str>) -> Self {
         self.dial_host = host;
+        self
+    }
+
+    /// Sets the port the hop below dials (a `tcp` address's port).
+    pub fn with_dial_port(mut self, port: Option<u16>) -> Self {
+        self.dial_port = port;
         self
     }
 
@@ -179,6 +187,21 @@ impl<'a> BuildContext<'a> {
         self.dial_host
     }
 
+    /// The port the hop below this layer dials, when the pipeline names one.
+    pub fn dial_port(&self) -> Option<u16> {
+        self.dial_port
+    }
+
+    /// The host and, when known, the port the hop below reaches (`example.com:443`), as
+    /// sing-box and Xray clients put in an HTTP/2 `:authority`.
+    pub fn dial_authority(&self) -> Option<String> {
+        let host = self.dial_host?;
+        Some(match self.dial_port {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        })
+    }
+
     /// Another outbound pipeline of the same config.
     pub fn outbound(&self, name: &str) -> Result<BoxConnector, InvalidOptions> {
         match self.outbounds {
@@ -208,6 +231,7 @@ impl fmt::Debug for BuildContext<'_> {
             .field("base_dir", &self.base_dir)
             .field("listen", &self.listen)
             .field("dial_host", &self.dial_host)
+            .field("dial_port", &self.dial_port)
             .finish_non_exhaustive()
     }
 }
@@ -241,5 +265,10 @@ mod tests {
         assert_eq!(ctx.with_name("tunnel").name(), Some("tunnel"));
         let listen = "127.0.0.1:1080".parse().unwrap();
         assert_eq!(ctx.with_listen(listen).listen().unwrap(), listen);
+        assert_eq!(ctx.dial_authority(), None);
+        let below = ctx.with_dial_host(Some("example.test"));
+        assert_eq!(below.dial_authority().as_deref(), Some("example.test"));
+        let below = below.with_dial_port(Some(443));
+        assert_eq!(below.dial_authority().as_deref(), Some("example.test:443"));
     }
 }

@@ -49,7 +49,8 @@ pub struct ClientOptions {
     /// A PEM file of trusted CA certificates; the webpki roots when unset.
     #[serde(default)]
     pub ca: Option<PathBuf>,
-    /// ALPN protocols to offer (default `[http/1.1]`; `h2` is refused).
+    /// ALPN protocols to offer, in order of preference (default `[http/1.1]`; add `h2` only
+    /// for the HTTP/2 transports: a WebSocket or HTTPUpgrade over an h2 connection fails).
     #[serde(default = "default_alpn")]
     pub alpn: Vec<String>,
     /// Accept any certificate (default false; `ca` is then unused); warns when validated.
@@ -69,7 +70,8 @@ pub struct ServerOptions {
     pub cert: PathBuf,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
-    /// ALPN protocols to accept (default `[http/1.1]`; `h2` is refused).
+    /// ALPN protocols to accept, in order of preference (default `[http/1.1]`; add `h2` only
+    /// for the HTTP/2 transports or an h2 fallback).
     #[serde(default = "default_alpn")]
     pub alpn: Vec<String>,
     /// Deadline for a client to finish the handshake (default 10s).
@@ -274,14 +276,14 @@ fn warn_if_others_can_read(path: &Path) {
     }
 }
 
-/// Checks the ALPN list and encodes it for rustls.
+/// Checks the ALPN list (non-empty entries of at most 255 bytes) and encodes it for rustls;
+/// whether `h2` suits the layers above is for the pipeline builder to say.
 fn alpn_protocols(alpn: &[String]) -> Result<Vec<Vec<u8>>, InvalidOptions> {
     alpn.iter()
         .enumerate()
         .map(|(index, value)| {
             let reason = match value.as_str() {
                 "" => "must not be empty",
-                "h2" => "HTTP/2 is not supported: the WebSocket upgrade needs http/1.1",
                 v if v.len() > 255 => "must be at most 255 bytes",
                 _ => return Ok(value.as_bytes().to_vec()),
             };
@@ -360,11 +362,12 @@ mod tests {
         );
         assert!(ClientOptions::new("127.0.0.1").settings(&base()).is_ok());
         let mut client = ClientOptions::new("example.test");
-        client.alpn = vec!["http/1.1".into(), "h2".into()];
-        let err = client.settings(&base()).unwrap_err().to_string();
-        assert!(
-            err.starts_with("alpn[1]: `h2`: HTTP/2 is not supported"),
-            "{err}"
+        client.alpn = vec!["h2".into(), "http/1.1".into()];
+        let settings = client.settings(&base()).unwrap();
+        assert_eq!(
+            settings.config.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            "h2 is offered when asked for, in the order given"
         );
         let mut server = ServerOptions::new("certs/server.pem", "certs/server.key");
         server.alpn = vec![String::new()];

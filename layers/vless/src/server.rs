@@ -74,35 +74,51 @@ impl Service<Incoming> for VlessAcceptor {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, incoming: Incoming) -> Self::Future {
+    fn call(&mut self, mut incoming: Incoming) -> Self::Future {
         let shared = self.shared.clone();
         Box::pin(async move {
-            match handshake(&shared, incoming).await {
-                Ok(accepted) => Ok(accepted),
+            let mut io = incoming.take_io();
+            let mut buf = BytesMut::new();
+            let (request, used, user) = match read_request(&shared, &mut io, &mut buf).await {
+                Ok(read) => read,
+                Err(e) if incoming.hands_back() && falls_back(&e, &buf, &shared.users) => {
+                    let read = buf.freeze();
+                    return Err(xypro_core::Refused::new(incoming, io, read, e).into());
+                }
                 Err(e) => {
                     if !matches!(e, VlessError::HandshakeTimeout(_) | VlessError::Io(_)) {
                         let pause = rand::rng().random_range(REJECT_DELAY_MS);
                         tokio::time::sleep(Duration::from_millis(pause)).await;
                     }
-                    Err(e.into())
+                    return Err(e.into());
                 }
-            }
+            };
+            let payload = buf.split_off(used).freeze();
+            Ok(accept(
+                &shared,
+                &incoming,
+                request,
+                user,
+                Prefixed::new(payload, io),
+            ))
         })
     }
 }
 
-/// Reads the request header within the deadline; the client stream is dropped on error.
-async fn handshake(shared: &Shared, incoming: Incoming) -> Result<Accepted, VlessError> {
-    let meta = incoming.meta();
-    let mut io = incoming.io;
+/// Reads the request header within the deadline and finds its user: the request, the header's
+/// length in `buf`, and the user's name.
+async fn read_request(
+    shared: &Shared,
+    io: &mut BoxIo,
+    buf: &mut BytesMut,
+) -> Result<(Request, usize, Arc<str>), VlessError> {
     let deadline = Instant::now() + shared.handshake_timeout;
-    let mut buf = BytesMut::new();
     let (request, used) = loop {
-        if let Some(parsed) = Request::parse(&buf)? {
+        if let Some(parsed) = Request::parse(buf)? {
             break parsed;
         }
         buf.reserve(READ_CHUNK);
-        let read = tokio::time::timeout_at(deadline, io.read_buf(&mut buf));
+        let read = tokio::time::timeout_at(deadline, io.read_buf(buf));
         match read.await {
             Err(_) => return Err(VlessError::HandshakeTimeout(shared.handshake_timeout)),
             Ok(Ok(0)) => return Err(VlessError::Truncated(buf.len())),
@@ -111,28 +127,49 @@ async fn handshake(shared: &Shared, incoming: Incoming) -> Result<Accepted, Vles
     };
     let user =
         find_user(&shared.users, &request.user).ok_or(VlessError::UnknownUser(request.user))?;
+    Ok((request, used, user))
+}
+
+/// Whether a refused request goes to the inbound's fallback, as Xray decides: anything that
+/// is not a request of a known user (too short, another version, an unknown id); a known
+/// user's bad request is refused like any other.
+fn falls_back(error: &VlessError, read: &[u8], users: &[(Arc<str>, Uuid)]) -> bool {
+    let known_user = read
+        .get(1..17)
+        .and_then(|id| Uuid::from_slice(id).ok())
+        .is_some_and(|id| find_user(users, &id).is_some());
+    !read.is_empty() && !matches!(error, VlessError::Io(_)) && !known_user
+}
+
+/// The accepted request of `user`: one destination, or an XUDP session.
+fn accept(
+    shared: &Shared,
+    incoming: &Incoming,
+    request: Request,
+    user: Arc<str>,
+    io: Prefixed<BoxIo>,
+) -> Accepted {
     let policy = match shared.allow_private {
         true => DestinationPolicy::not_self(),
         false => DestinationPolicy::public_only(),
     };
-    let meta = meta.with_user(Some(user));
-    let payload = buf.split_off(used).freeze();
-    let io = BoxIo::new(Prefixed::new(payload, io));
+    let meta = incoming.meta().with_user(Some(user));
+    let io = BoxIo::new(io);
     let (destination, network) = match request.command {
         Command::Tcp(address) => (address, Network::Tcp),
         Command::Udp(address) => (address, Network::Udp),
         Command::Mux => {
             let target = Target::new(mux_address(), Network::Udp, meta).with_policy(policy);
             let session = Box::new(XudpSession::new(io));
-            return Ok(Accepted::Session { target, session });
+            return Accepted::Session { target, session };
         }
     };
     let target = Target::new(destination, network, meta).with_policy(policy);
     let udp = network == Network::Udp;
-    Ok(Accepted::Connect {
+    Accepted::Connect {
         target,
         reply: Box::new(VlessReply { io, udp }),
-    })
+    }
 }
 
 /// The destination a mux session stands for, as Xray and v2ray name it.
@@ -272,6 +309,31 @@ mod tests {
         assert_eq!(find_user(&users, &Uuid::from_u128(1)).as_deref(), Some("a"));
         assert_eq!(find_user(&users, &Uuid::from_u128(3)), None);
         assert_eq!(find_user(&[], &Uuid::from_u128(1)), None);
+    }
+
+    #[test]
+    fn only_requests_of_no_known_user_fall_back() {
+        let users: Vec<(Arc<str>, Uuid)> = vec![("a".into(), Uuid::from_u128(1))];
+        let proto = || VlessError::Proto(crate::proto::ProtoError::Version(b'G'));
+        assert!(falls_back(&proto(), b"GET / HTTP/1.1\r\n", &users));
+        let mut known = vec![0];
+        known.extend_from_slice(Uuid::from_u128(1).as_bytes());
+        known.extend_from_slice(&[0, 9]);
+        let command = VlessError::Proto(crate::proto::ProtoError::Command(9));
+        assert!(
+            !falls_back(&command, &known, &users),
+            "a known user is refused"
+        );
+        let mut unknown = known.clone();
+        unknown[16] = 7;
+        assert!(falls_back(&command, &unknown, &users));
+        assert!(falls_back(&VlessError::Truncated(3), &[0, 1, 2], &users));
+        assert!(
+            !falls_back(&VlessError::Truncated(0), &[], &users),
+            "nothing to replay"
+        );
+        let io = VlessError::Io(io::ErrorKind::ConnectionReset.into());
+        assert!(!falls_back(&io, b"GET", &users));
     }
 
     #[tokio::test]

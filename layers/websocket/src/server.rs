@@ -6,6 +6,9 @@
 //! `date`. Requests hyper cannot parse (a malformed line, a head past [`MAX_REQUEST_HEAD`])
 //! get those same bytes instead of hyper's own `400`/`414`/`431`, so a probe cannot tell this
 //! endpoint from any other miss; an unfinished head is closed silently at the deadline.
+//!
+//! When the inbound has a fallback ([`HandBack`]), a miss is not answered: the connection goes
+//! back as a [`Refused`] with every byte hyper read from it, for the fallback to replay.
 
 use crate::{
     WsByteStream, WsError, WsServerSettings,
@@ -29,10 +32,16 @@ use std::{
     task::{Context, Poll, ready},
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use xypro_core::{BoxError, BoxFuture, BoxIo, Incoming, Upgrade, UpgradeAcceptor, UpgradeLayer};
+use tokio::sync::oneshot;
+use xypro_core::{
+    BoxError, BoxFuture, BoxIo, HandBack, Incoming, Refused, Upgrade, UpgradeAcceptor, UpgradeLayer,
+};
 
 /// Largest request head (request line and headers) the server reads.
 pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
+/// Most bytes kept for a fallback to replay; hyper buffers at most half of it.
+const MAX_HANDED_BACK: usize = 4 * MAX_REQUEST_HEAD;
 
 /// The HTTP/1.1 upgrade of the accept side, as an [`Upgrade`]: answers the upgrade on the
 /// incoming stream (an identical empty `404` to anything else) and replaces the stream with the
@@ -86,20 +95,40 @@ impl Upgrade for WsUpgrade {
     fn upgrade(&self, mut incoming: Incoming) -> BoxFuture<Result<Incoming, BoxError>> {
         let shared = self.shared.clone();
         Box::pin(async move {
-            let ws = upgrade(shared, incoming.take_io(), incoming.peer).await?;
-            incoming.replace_io(ws);
-            Ok(incoming)
+            let (io, peer) = (incoming.take_io(), incoming.peer);
+            match upgrade(shared, io, peer, incoming.hands_back()).await {
+                Ok(ws) => {
+                    // The client has its 101: nothing after this falls back.
+                    incoming.extensions.remove::<HandBack>();
+                    incoming.replace_io(ws);
+                    Ok(incoming)
+                }
+                Err(Missed {
+                    error,
+                    handed_back: Some((io, read)),
+                }) => Err(Refused::new(incoming, io, read, error).into()),
+                Err(Missed { error, .. }) => Err(error.into()),
+            }
         })
     }
 }
 
+/// A connection that did not become a WebSocket, and the stream with every byte read from it
+/// when it is handed back unanswered.
+struct Missed {
+    error: WsError,
+    handed_back: Option<(BoxIo, Bytes)>,
+}
+
 /// Serves one HTTP/1.1 exchange on `io` within the deadline; on an upgrade, returns the
-/// WebSocket, which reads the early data first.
+/// WebSocket, which reads the early data first. With `hand_back`, a miss after at least one
+/// byte is not answered and comes back with the stream.
 async fn upgrade(
     shared: Arc<Shared>,
     io: BoxIo,
     peer: std::net::SocketAddr,
-) -> Result<WsByteStream<BoxIo>, WsError> {
+    hand_back: bool,
+) -> Result<WsByteStream<BoxIo>, Missed> {
     let after = shared.settings.handshake_timeout;
     let outcome = Arc::new(Mutex::new(Outcome::None));
     let hit = Arc::new(AtomicBool::new(false));
@@ -108,32 +137,43 @@ async fn upgrade(
         outcome: outcome.clone(),
         hit: hit.clone(),
     };
+    let (back, mut handed_back) = oneshot::channel();
     let io = MissGate {
         io,
         hit,
         answer: None,
+        hand_back: hand_back.then(|| HandBackSlot {
+            read: Vec::new(),
+            back: Some(back),
+        }),
     };
     let conn = shared
         .http
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
+    // On a miss the connection ends here, and its gate (if handing back) sends the stream.
     let served = tokio::time::timeout(after, conn).await;
     let outcome = std::mem::replace(
         &mut *outcome.lock().unwrap_or_else(PoisonError::into_inner),
         Outcome::None,
     );
+    let mut miss = |error| Missed {
+        error,
+        handed_back: handed_back.try_recv().ok(),
+    };
     let (on_upgrade, early) = match (served, outcome) {
-        (Err(_), _) => return Err(WsError::Timeout { peer, after }),
-        (Ok(_), Outcome::Miss(reason)) => return Err(WsError::Rejected { peer, reason }),
-        (Ok(Err(source)), _) => return Err(WsError::Http { peer, source }),
-        (Ok(Ok(())), Outcome::None) => return Err(WsError::NoRequest { peer }),
+        (Err(_), _) => return Err(miss(WsError::Timeout { peer, after })),
+        (Ok(_), Outcome::Miss(reason)) => return Err(miss(WsError::Rejected { peer, reason })),
+        (Ok(Err(source)), _) => return Err(miss(WsError::Http { peer, source })),
+        (Ok(Ok(())), Outcome::None) => return Err(miss(WsError::NoRequest { peer })),
         (Ok(Ok(())), Outcome::Hit { on_upgrade, early }) => (on_upgrade, early),
     };
-    let upgraded = on_upgrade
-        .await
-        .map_err(|source| WsError::Http { peer, source })?;
+    let upgraded = on_upgrade.await.map_err(|source| Missed {
+        error: WsError::Http { peer, source },
+        handed_back: None,
+    })?;
     let (io, read_ahead) = match upgraded.downcast::<TokioIo<MissGate>>() {
-        Ok(parts) => (parts.io.into_inner().io, parts.read_buf),
+        Ok(parts) => (parts.io.into_inner().into_io(), parts.read_buf),
         Err(upgraded) => (BoxIo::new(TokioIo::new(upgraded)), Bytes::new()),
     };
     let ws = WsByteStream::new(io, Role::Server)
@@ -185,11 +225,49 @@ const NOT_FOUND_BYTES: &[u8] =
 /// whatever hyper writes — its automatic answer to an unparsable request (`400`, `414`,
 /// `431`), or our `404` in the request's HTTP version (`HTTP/1.0 404` for a 1.0 probe) — is
 /// replaced by the same bytes every miss gets.
+///
+/// When handing back, it records every byte read and answers nothing on a miss (hyper's own
+/// answer or our `404` is consumed unsent, and the stream is not shut down); dropped after a
+/// miss, it sends the stream and the bytes back.
 struct MissGate {
     io: BoxIo,
     hit: Arc<AtomicBool>,
     /// The rest of the replacement answer still to write, once hyper has started its own.
     answer: Option<&'static [u8]>,
+    hand_back: Option<HandBackSlot>,
+}
+
+/// What a gate that hands misses back keeps.
+struct HandBackSlot {
+    /// Every byte read so far.
+    read: Vec<u8>,
+    /// Where the stream goes when the gate is dropped after a miss.
+    back: Option<oneshot::Sender<(BoxIo, Bytes)>>,
+}
+
+impl MissGate {
+    /// Whether what hyper writes now is an answer to a miss that must not be sent.
+    fn swallows(&self) -> bool {
+        self.hand_back.is_some() && !self.hit.load(Ordering::Acquire)
+    }
+
+    /// The stream, for the WebSocket after a hit; nothing is handed back.
+    fn into_io(mut self) -> BoxIo {
+        self.hand_back = None;
+        std::mem::replace(&mut self.io, BoxIo::new(tokio::io::empty()))
+    }
+}
+
+impl Drop for MissGate {
+    fn drop(&mut self) {
+        let Some(slot) = self.hand_back.as_mut() else {
+            return;
+        };
+        if let Some(back) = slot.back.take().filter(|_| !slot.read.is_empty()) {
+            let io = std::mem::replace(&mut self.io, BoxIo::new(tokio::io::empty()));
+            let _ = back.send((io, std::mem::take(&mut slot.read).into()));
+        }
+    }
 }
 
 impl AsyncRead for MissGate {
@@ -198,7 +276,18 @@ impl AsyncRead for MissGate {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.io).poll_read(cx, buf))?;
+        if let Some(slot) = self.hand_back.as_mut() {
+            let read = &buf.filled()[before..];
+            if slot.read.len() + read.len() > MAX_HANDED_BACK {
+                // Too much to replay: answer this one as if there were no fallback.
+                self.hand_back = None;
+            } else {
+                slot.read.extend_from_slice(read);
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -208,6 +297,9 @@ impl AsyncWrite for MissGate {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.swallows() {
+            return Poll::Ready(Ok(buf.len()));
+        }
         let this = &mut *self;
         if this.answer.is_none() && this.hit.load(Ordering::Acquire) {
             return Pin::new(&mut this.io).poll_write(cx, buf);
@@ -229,6 +321,9 @@ impl AsyncWrite for MissGate {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.swallows() {
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }

@@ -1,4 +1,5 @@
-//! What probes and odd peers see: identical 404s, the header deadline, a server without echo.
+//! What probes and odd peers see: identical 404s, the header deadline, a server without echo,
+//! and misses handed back unanswered when there is a fallback.
 
 mod common;
 
@@ -13,7 +14,8 @@ use tokio_tungstenite::{
     WebSocketStream,
     tungstenite::{Message, handshake::derive_accept_key, protocol::Role},
 };
-use xypro_websocket::ClientOptions;
+use xypro_core::{HandBack, Incoming, Refused, Upgrade};
+use xypro_websocket::{ClientOptions, WsUpgrade};
 
 const NOT_FOUND: &[u8] =
     b"HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
@@ -194,4 +196,58 @@ async fn the_server_echoes_early_data_in_its_101() {
     let mut early = [0; 6];
     remote.read_exact(&mut early).await.unwrap();
     assert_eq!(&early, b"hi>???", "standard-alphabet early data decoded");
+}
+
+/// Runs the upgrade on one end of a pipe whose other end has already sent `request`; the
+/// incoming carries the fallback's [`HandBack`] mark.
+async fn hand_back(
+    request: &[u8],
+) -> (
+    Result<Incoming, xypro_core::BoxError>,
+    tokio::io::DuplexStream,
+) {
+    let (mut client, server) = tokio::io::duplex(64 * 1024);
+    client.write_all(request).await.unwrap();
+    let mut incoming = Incoming::new(
+        server,
+        "127.0.0.1:5000".parse().unwrap(),
+        "127.0.0.1:443".parse().unwrap(),
+        "web".into(),
+    );
+    incoming.extensions.insert(HandBack);
+    let upgrade = WsUpgrade::new(server_settings("/xy"));
+    (upgrade.upgrade(incoming).await, client)
+}
+
+#[tokio::test]
+async fn with_a_fallback_a_miss_comes_back_unanswered_with_every_byte_read() {
+    let requests: [&[u8]; 2] = [
+        b"GET /blog HTTP/1.1\r\nHost: a\r\n\r\nand what came after",
+        b"NOT HTTP AT ALL\r\n\r\n",
+    ];
+    for request in requests {
+        let (result, mut client) = hand_back(request).await;
+        let error = result.unwrap_err();
+        let refused = Refused::find(&error).expect("handed back");
+        assert_eq!(refused.read(), request);
+        let mut incoming = refused.take_incoming().unwrap();
+        let mut replayed = vec![0; request.len()];
+        incoming.io.read_exact(&mut replayed).await.unwrap();
+        assert_eq!(replayed, request, "the stream replays what was read");
+        incoming.io.write_all(b"from the web server").await.unwrap();
+        let mut first = [0; 19];
+        client.read_exact(&mut first).await.unwrap();
+        assert_eq!(&first, b"from the web server", "no 404 went out before it");
+    }
+}
+
+#[tokio::test]
+async fn with_a_fallback_a_hit_upgrades_and_drops_the_mark() {
+    let (result, _client) = hand_back(
+        b"GET /xy HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    .await;
+    let incoming = result.unwrap();
+    assert!(!incoming.hands_back(), "after the 101 nothing falls back");
 }

@@ -1,15 +1,19 @@
 //! `vless://` share links: parsed into an outbound pipeline, and written for a VLESS inbound.
 //!
 //! The link format is the one Xray, v2rayN, sing-box and Clash clients exchange:
-//! `vless://UUID@HOST:PORT?type=ws&security=tls&sni=NAME&host=NAME&path=%2Fxy%3Fed%3D2048#REMARK`.
+//! `vless://UUID@HOST:PORT?type=ws&security=tls&sni=NAME&host=NAME&path=%2Fxy%3Fed%3D2048#REMARK`,
+//! with `type=httpupgrade` (`path`, `host`), `type=http` (HTTP/2: `path`, `host`) and
+//! `type=grpc` (`serviceName`) for the other transports.
 
-use crate::config::{Config, RawInbound};
+mod inbound;
+mod transport;
+
+pub use inbound::links_for_inbound;
+pub use transport::TransportLink;
+
 use serde_yaml::{Mapping, Value};
 use std::fmt;
 use url::Url;
-use xypro_tls as tls;
-use xypro_vless as vless;
-use xypro_websocket as ws;
 
 /// A parsed share link, limited to what xypro-stack can carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,23 +24,12 @@ pub struct ShareLink {
     pub host: String,
     /// Server port.
     pub port: u16,
-    /// WebSocket settings, when `type=ws`.
-    pub websocket: Option<WebSocketLink>,
+    /// The transport between VLESS and TLS; `None` for plain TCP.
+    pub transport: Option<TransportLink>,
     /// TLS settings, when `security=tls`.
     pub tls: Option<TlsLink>,
     /// The human-readable name after `#`.
     pub remark: String,
-}
-
-/// The WebSocket part of a link.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebSocketLink {
-    /// Request path without the `?ed=` parameter.
-    pub path: String,
-    /// `Host` header, when it differs from the server name.
-    pub host: Option<String>,
-    /// Early-data bytes carried in `Sec-WebSocket-Protocol` (0 = off).
-    pub early_data: usize,
 }
 
 /// The TLS part of a link.
@@ -100,7 +93,10 @@ impl std::str::FromStr for ShareLink {
             id,
             host,
             port,
-            websocket: query.websocket()?,
+            transport: TransportLink::parse(
+                query.get("type").as_deref().unwrap_or("tcp"),
+                |key| query.get(key),
+            )?,
             tls: query.tls()?,
             remark: url.fragment().map(percent_decode).unwrap_or_default(),
         })
@@ -117,24 +113,6 @@ impl Query<'_> {
             .query_pairs()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.into_owned())
-    }
-
-    /// The WebSocket part, for `type=ws`; `None` for plain TCP.
-    fn websocket(&self) -> Result<Option<WebSocketLink>, LinkError> {
-        match self.get("type").as_deref().unwrap_or("tcp") {
-            "tcp" | "raw" => Ok(None),
-            "ws" => {
-                let raw_path = self.get("path").unwrap_or_else(|| "/".into());
-                let (path, in_path) = split_early_data(&raw_path);
-                let top_level = self.get("ed").and_then(|ed| ed.parse().ok());
-                Ok(Some(WebSocketLink {
-                    path,
-                    host: self.get("host").filter(|h| !h.is_empty()),
-                    early_data: in_path.or(top_level).unwrap_or(0),
-                }))
-            }
-            other => Err(unsupported("transport type", other.into(), "tcp, raw, ws")),
-        }
     }
 
     /// The TLS part, for `security=tls`; `None` without TLS.
@@ -175,28 +153,6 @@ fn unsupported(what: &'static str, value: String, supported: &'static str) -> Li
     }
 }
 
-/// Splits `/path?ed=2048` into the path and the early-data size.
-fn split_early_data(path: &str) -> (String, Option<usize>) {
-    let Some((bare, query)) = path.split_once('?') else {
-        return (path.to_owned(), None);
-    };
-    let mut early = None;
-    let rest: Vec<&str> = query
-        .split('&')
-        .filter(|pair| match pair.strip_prefix("ed=") {
-            Some(n) => {
-                early = n.parse().ok();
-                false
-            }
-            None => !pair.is_empty(),
-        })
-        .collect();
-    match rest.is_empty() {
-        true => (bare.to_owned(), early),
-        false => (format!("{bare}?{}", rest.join("&")), early),
-    }
-}
-
 fn percent_decode(text: &str) -> String {
     url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
         .next()
@@ -204,6 +160,7 @@ fn percent_decode(text: &str) -> String {
         .unwrap_or_default()
 }
 
+/// `text` percent-encoded for a link's query or fragment.
 fn percent_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes())
         .collect::<String>()
@@ -215,24 +172,27 @@ impl ShareLink {
     pub fn to_pipeline_yaml(&self, name: &str) -> String {
         let mut layers = vec![layer("vless", [("id", Value::from(self.id.clone()))])];
         let server_name = self.tls.as_ref().and_then(|t| t.server_name.clone());
-        if let Some(ws) = &self.websocket {
-            let mut options = vec![("path", Value::from(ws.path.clone()))];
-            if let Some(host) = &ws.host {
-                options.push(("host", Value::from(host.clone())));
-            }
-            if ws.early_data > 0 {
-                options.push(("early_data", Value::from(ws.early_data as u64)));
-            }
-            layers.push(layer("websocket", options));
+        if let Some(transport) = &self.transport {
+            let (kind, options) = transport.layer();
+            layers.push(layer(kind, options));
         }
         if let Some(tls) = &self.tls {
             let name = server_name.clone().unwrap_or_else(|| self.host.clone());
             let mut options = vec![("server_name", Value::from(name))];
-            if !tls.alpn.is_empty() {
-                options.push((
-                    "alpn",
-                    Value::Sequence(tls.alpn.iter().cloned().map(Value::from).collect()),
-                ));
+            // An HTTP/1.1 upgrade cannot run over HTTP/2: `h2` is dropped from its offer.
+            let http1 = self
+                .transport
+                .as_ref()
+                .is_some_and(TransportLink::needs_http1);
+            let alpn: Vec<Value> = tls
+                .alpn
+                .iter()
+                .filter(|p| !(http1 && *p == "h2"))
+                .cloned()
+                .map(Value::from)
+                .collect();
+            if !alpn.is_empty() {
+                options.push(("alpn", Value::Sequence(alpn)));
             }
             if tls.insecure {
                 options.push(("insecure", Value::from(true)));
@@ -289,116 +249,12 @@ impl fmt::Display for ShareLink {
             }
             None => write!(f, "&security=none")?,
         }
-        match &self.websocket {
-            Some(ws) => {
-                let path = match ws.early_data {
-                    0 => ws.path.clone(),
-                    n if ws.path.contains('?') => format!("{}&ed={n}", ws.path),
-                    n => format!("{}?ed={n}", ws.path),
-                };
-                write!(f, "&type=ws&path={}", percent_encode(&path))?;
-                if let Some(host) = &ws.host {
-                    write!(f, "&host={}", percent_encode(host))?;
-                }
-            }
+        match &self.transport {
+            Some(transport) => f.write_str(&transport.query())?,
             None => write!(f, "&type=tcp")?,
         }
         write!(f, "#{}", percent_encode(&self.remark))
     }
-}
-
-/// The share links of every user of the VLESS inbound `name`, reachable at `address`.
-///
-/// `address` is the public `host` or `host:port` clients dial; it defaults to the listen
-/// address when that is not a wildcard.
-pub fn links_for_inbound(
-    config: &Config,
-    name: &str,
-    address: Option<&str>,
-) -> Result<Vec<ShareLink>, String> {
-    let inbound = config
-        .raw
-        .inbounds
-        .get(name)
-        .ok_or_else(|| format!("no inbound named `{name}`"))?;
-    let vless: vless::ServerOptions =
-        options(inbound, "vless")?.ok_or_else(|| format!("inbound `{name}` has no vless layer"))?;
-    if vless.users.is_empty() {
-        return Err(format!("inbound `{name}` has no vless users"));
-    }
-    let (host, port) = public_address(name, inbound, address)?;
-    let websocket = options::<ws::ServerOptions>(inbound, "websocket")?.map(|ws| WebSocketLink {
-        path: ws.path,
-        host: ws.host,
-        early_data: if ws.early_data { 2048 } else { 0 },
-    });
-    let tls = options::<tls::ServerOptions>(inbound, "tls")?.map(|_| TlsLink {
-        server_name: websocket
-            .as_ref()
-            .and_then(|ws| ws.host.clone())
-            .or_else(|| Some(host.clone())),
-        alpn: Vec::new(),
-        insecure: false,
-    });
-    Ok(vless
-        .users
-        .into_iter()
-        .map(|user| ShareLink {
-            id: user.id,
-            host: host.clone(),
-            port,
-            websocket: websocket.clone(),
-            tls: tls.clone(),
-            remark: user.name,
-        })
-        .collect())
-}
-
-/// The typed options of the first `kind` layer of an inbound's pipeline, if it has one.
-fn options<O: serde::de::DeserializeOwned>(
-    inbound: &RawInbound,
-    kind: &str,
-) -> Result<Option<O>, String> {
-    let Some(spec) = inbound.pipeline.iter().find(|spec| spec.kind == kind) else {
-        return Ok(None);
-    };
-    let value = match &spec.options {
-        Value::Null => Value::Mapping(Mapping::new()),
-        other => other.clone(),
-    };
-    serde_yaml::from_value(value)
-        .map(Some)
-        .map_err(|e| format!("the {kind} layer's options: {e}"))
-}
-
-/// The host and port clients dial: `address` (`host` or `host:port`), else the listen address.
-fn public_address(
-    name: &str,
-    inbound: &RawInbound,
-    address: Option<&str>,
-) -> Result<(String, u16), String> {
-    let Some(given) = address else {
-        if inbound.listen.ip().is_unspecified() {
-            return Err(format!(
-                "inbound `{name}` listens on {}: pass --address with its public host",
-                inbound.listen
-            ));
-        }
-        return Ok((inbound.listen.ip().to_string(), inbound.listen.port()));
-    };
-    let with_port = given
-        .rsplit_once(':')
-        .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
-        .filter(|(h, _)| !h.ends_with(':') || h.starts_with('['));
-    Ok(match with_port {
-        Some((host, port)) => (
-            host.trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-            port,
-        ),
-        None => (given.to_owned(), inbound.listen.port()),
-    })
 }
 
 #[cfg(test)]
@@ -413,10 +269,13 @@ mod tests {
         let link: ShareLink = LINK.parse().unwrap();
         assert_eq!(link.id, "2ad043a0-b930-46f8-bd55-1fcefc93339a");
         assert_eq!((link.host.as_str(), link.port), ("example.test", 443));
-        let ws = link.websocket.clone().unwrap();
         assert_eq!(
-            (ws.path.as_str(), ws.host.as_deref(), ws.early_data),
-            ("/xy", Some("cdn.example.test"), 2048)
+            link.transport,
+            Some(TransportLink::WebSocket {
+                path: "/xy".into(),
+                host: Some("cdn.example.test".into()),
+                early_data: 2048
+            })
         );
         assert_eq!(
             link.tls.clone().unwrap().server_name.as_deref(),
@@ -440,7 +299,13 @@ mod tests {
                 .parse()
                 .unwrap();
         assert_eq!(link.host, "2001:db8::1");
-        assert_eq!(link.websocket.unwrap().early_data, 1024);
+        assert!(matches!(
+            link.transport,
+            Some(TransportLink::WebSocket {
+                early_data: 1024,
+                ..
+            })
+        ));
         let yaml = "vless://id@[2001:db8::1]:8443?security=none"
             .parse::<ShareLink>()
             .unwrap()
@@ -452,13 +317,63 @@ mod tests {
     fn refuses_what_it_cannot_carry() {
         for (link, what) in [
             ("vless://id@h:1?security=reality", "security"),
-            ("vless://id@h:1?type=grpc", "transport type"),
+            ("vless://id@h:1?type=xhttp", "transport type"),
+            (
+                "vless://id@h:1?type=grpc&serviceName=a&mode=multi",
+                "grpc mode",
+            ),
+            ("vless://id@h:1?type=grpc", "serviceName"),
             ("vless://id@h:1?flow=xtls-rprx-vision", "flow"),
             ("vmess://id@h:1", "scheme"),
         ] {
             let err = link.parse::<ShareLink>().unwrap_err().to_string();
             assert!(err.contains(what), "{link}: {err}");
         }
+    }
+
+    #[test]
+    fn each_transport_round_trips_into_its_layer() {
+        let base = "vless://2ad043a0-b930-46f8-bd55-1fcefc93339a@example.test:443?security=tls&sni=example.test";
+        for (query, layer, options) in [
+            (
+                "type=httpupgrade&path=%2Fhu%3Fed%3D2048&host=cdn.test",
+                "httpupgrade",
+                "{ path: '/hu?ed=2048', host: cdn.test }",
+            ),
+            (
+                "type=http&path=%2Fh2&host=a.test,b.test",
+                "h2",
+                "{ path: /h2, host: a.test }",
+            ),
+            ("type=h2&path=%2Fh2", "h2", "{ path: /h2 }"),
+            (
+                "type=grpc&serviceName=gun&mode=gun&authority=cdn.test",
+                "grpc",
+                "{ service_name: gun, authority: cdn.test }",
+            ),
+            ("type=grpc&serviceName=gun", "grpc", "{ service_name: gun }"),
+        ] {
+            let link: ShareLink = format!("{base}&{query}#x").parse().unwrap();
+            assert_eq!(
+                link.to_string().parse::<ShareLink>().unwrap(),
+                link,
+                "{query}"
+            );
+            let doc: Value = serde_yaml::from_str(&link.to_pipeline_yaml("p")).unwrap();
+            let expected: Value = serde_yaml::from_str(options).unwrap();
+            assert_eq!(doc["outbounds"]["p"][1][layer], expected, "{query}");
+        }
+    }
+
+    #[test]
+    fn h2_is_dropped_from_the_alpn_of_an_http1_upgrade() {
+        let link: ShareLink =
+            "vless://id@example.test:443?security=tls&alpn=h2,http/1.1&type=ws&path=%2Fxy"
+                .parse()
+                .unwrap();
+        let doc: Value = serde_yaml::from_str(&link.to_pipeline_yaml("p")).unwrap();
+        let expected: Value = serde_yaml::from_str("[http/1.1]").unwrap();
+        assert_eq!(doc["outbounds"]["p"][2]["tls"]["alpn"], expected);
     }
 
     #[test]
