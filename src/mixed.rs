@@ -2,19 +2,12 @@
 //! their first byte (`05`, `04`, anything else), as sing-box, mihomo and Xray do.
 
 use serde::Deserialize;
-use std::{
-    future::Future,
-    io,
-    net::SocketAddr,
-    pin::Pin,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::io::AsyncReadExt;
-use tower::{Service, ServiceExt};
+use tower::ServiceExt;
 use xypro_core::{
-    Accepted, BoxError, BuildContext, Incoming, InvalidOptions, LayerOptions, Prefixed,
-    UserOptions, refuse_open_proxy,
+    Accepted, BoxError, BuildContext, Handshake, Incoming, InvalidOptions, LayerOptions, Prefixed,
+    ProtocolAcceptor, UserOptions, refuse_open_proxy,
 };
 use xypro_http::{HttpAcceptor, HttpOptions};
 use xypro_socks5::{Socks4Acceptor, Socks5Acceptor, Socks5Options};
@@ -82,12 +75,12 @@ impl MixedOptions {
             sniff: self.sniff,
         }
         .settings(listen)?;
-        Ok(MixedAcceptor {
+        Ok(MixedAcceptor::new(MixedHandshake {
             first_byte: socks.handshake_timeout,
             socks4: Socks4Acceptor::new(socks.clone()),
             socks5: Socks5Acceptor::new(socks),
             http: HttpAcceptor::new(http),
-        })
+        }))
     }
 }
 
@@ -115,42 +108,33 @@ pub enum MixedError {
 
 /// Reads a client's first byte and hands the connection, byte replayed, to the SOCKS5
 /// (`05`), SOCKS4 (`04`) or HTTP acceptor.
-#[derive(Debug, Clone)]
-pub struct MixedAcceptor {
+pub type MixedAcceptor = ProtocolAcceptor<MixedHandshake>;
+
+/// The three protocols of a mixed port and how long to wait for the byte that tells them apart.
+#[derive(Debug)]
+pub struct MixedHandshake {
     first_byte: Duration,
     socks5: Socks5Acceptor,
     socks4: Socks4Acceptor,
     http: HttpAcceptor,
 }
 
-impl Service<Incoming> for MixedAcceptor {
-    type Response = Accepted;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Accepted, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut incoming: Incoming) -> Self::Future {
-        let protocols = self.clone();
-        Box::pin(async move {
-            let mut io = incoming.take_io();
-            let mut first = [0u8];
-            let read = tokio::time::timeout(protocols.first_byte, io.read(&mut first)).await;
-            match read {
-                Err(_) => return Err(MixedError::Timeout(protocols.first_byte).into()),
-                Ok(Ok(0)) => return Err(MixedError::Closed.into()),
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(MixedError::Io(e).into()),
-            }
-            incoming.replace_io(Prefixed::new(first.to_vec(), io));
-            match first[0] {
-                5 => protocols.socks5.oneshot(incoming).await,
-                4 => protocols.socks4.oneshot(incoming).await,
-                _ => protocols.http.oneshot(incoming).await,
-            }
-        })
+impl Handshake for MixedHandshake {
+    async fn handshake(self: Arc<Self>, mut incoming: Incoming) -> Result<Accepted, BoxError> {
+        let mut io = incoming.take_io();
+        let mut first = [0u8];
+        match tokio::time::timeout(self.first_byte, io.read(&mut first)).await {
+            Err(_) => return Err(MixedError::Timeout(self.first_byte).into()),
+            Ok(Ok(0)) => return Err(MixedError::Closed.into()),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(MixedError::Io(e).into()),
+        }
+        incoming.replace_io(Prefixed::new(first.to_vec(), io));
+        match first[0] {
+            5 => self.socks5.clone().oneshot(incoming).await,
+            4 => self.socks4.clone().oneshot(incoming).await,
+            _ => self.http.clone().oneshot(incoming).await,
+        }
     }
 }
 

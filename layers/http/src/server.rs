@@ -8,51 +8,20 @@ use crate::{
     request::Kind,
     tunnel::tunnel_reply,
 };
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-};
-use tower::Service;
+use std::sync::Arc;
 use xypro_core::{
-    Accepted, BoxError, Handover, Incoming, Network, Prefixed, Reply as _, Target, sniff_client,
+    Accepted, BoxError, Handover, Handshake, Incoming, Network, Prefixed, ProtocolAcceptor,
+    Reply as _, Target, sniff_client,
 };
 
 /// Accepts HTTP proxy clients: CONNECT (and a first request asking for an upgrade) becomes
 /// [`Accepted::Connect`]; absolute-URI requests become a session that routes and dials each
 /// request on its own.
-#[derive(Debug, Clone)]
-pub struct HttpAcceptor {
-    settings: Arc<HttpSettings>,
-}
+pub type HttpAcceptor = ProtocolAcceptor<HttpSettings>;
 
-impl HttpAcceptor {
-    /// An acceptor with the given settings.
-    pub fn new(settings: HttpSettings) -> Self {
-        HttpAcceptor {
-            settings: Arc::new(settings),
-        }
-    }
-
-    /// The settings in force.
-    pub fn settings(&self) -> &HttpSettings {
-        &self.settings
-    }
-}
-
-impl Service<Incoming> for HttpAcceptor {
-    type Response = Accepted;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Accepted, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, incoming: Incoming) -> Self::Future {
-        let settings = self.settings.clone();
-        Box::pin(async move { handshake(settings, incoming).await.map_err(Into::into) })
+impl Handshake for HttpSettings {
+    async fn handshake(self: Arc<Self>, incoming: Incoming) -> Result<Accepted, BoxError> {
+        handshake(self, incoming).await.map_err(Into::into)
     }
 }
 

@@ -49,5 +49,5 @@ pub use client::{Socks5Client, decode_udp, encode_udp};
 pub use config::{Socks5Options, Socks5Settings};
 pub use error::Socks5Error;
 pub use server::Socks5Acceptor;
-pub use socks4::Socks4Acceptor;
+pub use socks4::{Socks4Acceptor, Socks4Settings};
 pub use xypro_core::UserOptions;

@@ -10,59 +10,24 @@ use crate::{
     udp::UdpAssociation,
 };
 use bytes::BytesMut;
-use std::{
-    future::Future,
-    net::SocketAddr,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::{net::SocketAddr, sync::Arc};
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tower::Service;
 use xypro_core::{
-    Accepted, BoxError, BoxIo, Handover, Incoming, Meta, Network, Prefixed, Reply as _, Target,
-    sniff_client,
+    Accepted, BoxError, BoxIo, Handover, Handshake, Incoming, Meta, Network, Prefixed,
+    ProtocolAcceptor, Reply as _, Target, sniff_client,
 };
 
 /// Accepts SOCKS5 clients: CONNECT becomes [`Accepted::Connect`], UDP ASSOCIATE a session.
-#[derive(Debug, Clone)]
-pub struct Socks5Acceptor {
-    settings: Arc<Socks5Settings>,
-}
+pub type Socks5Acceptor = ProtocolAcceptor<Socks5Settings>;
 
-impl Socks5Acceptor {
-    /// An acceptor with the given settings.
-    pub fn new(settings: Socks5Settings) -> Self {
-        Socks5Acceptor {
-            settings: Arc::new(settings),
+impl Handshake for Socks5Settings {
+    async fn handshake(self: Arc<Self>, incoming: Incoming) -> Result<Accepted, BoxError> {
+        let deadline = self.handshake_timeout;
+        match tokio::time::timeout(deadline, handshake(self, incoming)).await {
+            Ok(result) => result.map_err(Into::into),
+            Err(_) => Err(Socks5Error::HandshakeTimeout.into()),
         }
-    }
-
-    /// The settings in force.
-    pub fn settings(&self) -> &Socks5Settings {
-        &self.settings
-    }
-}
-
-impl Service<Incoming> for Socks5Acceptor {
-    type Response = Accepted;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Accepted, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, incoming: Incoming) -> Self::Future {
-        let settings = self.settings.clone();
-        Box::pin(async move {
-            let deadline = settings.handshake_timeout;
-            match tokio::time::timeout(deadline, handshake(settings, incoming)).await {
-                Ok(result) => result.map_err(Into::into),
-                Err(_) => Err(Socks5Error::HandshakeTimeout.into()),
-            }
-        })
     }
 }
 

@@ -7,60 +7,40 @@ use crate::{
     reply::Socks4ConnectReply,
 };
 use bytes::BytesMut;
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
-use tower::Service;
-use xypro_core::{Accepted, BoxError, BoxIo, Incoming, Network, Prefixed, Target};
+use xypro_core::{
+    Accepted, BoxError, BoxIo, Handshake, Incoming, Network, Prefixed, ProtocolAcceptor, Target,
+};
 
 /// Accepts SOCKS4 and SOCKS4a clients: CONNECT becomes [`Accepted::Connect`], answered `5A`
 /// once the outbound connects and `5B` when it cannot; BIND is refused with `5B`.
 ///
 /// SOCKS4 carries a user id but no password, so an inbound with `users` refuses every SOCKS4
 /// request; the user id is not taken as a user.
+pub type Socks4Acceptor = ProtocolAcceptor<Socks4Settings>;
+
+/// The settings of the SOCKS inbound a SOCKS4 client reaches (its `users` and deadline).
 #[derive(Debug, Clone)]
-pub struct Socks4Acceptor {
-    settings: Arc<Socks5Settings>,
+pub struct Socks4Settings(pub Socks5Settings);
+
+impl From<Socks5Settings> for Socks4Settings {
+    fn from(settings: Socks5Settings) -> Self {
+        Socks4Settings(settings)
+    }
 }
 
-impl Socks4Acceptor {
-    /// An acceptor with the settings of the SOCKS inbound (its `users` and handshake deadline).
-    pub fn new(settings: Socks5Settings) -> Self {
-        Socks4Acceptor {
-            settings: Arc::new(settings),
+impl Handshake for Socks4Settings {
+    async fn handshake(self: Arc<Self>, incoming: Incoming) -> Result<Accepted, BoxError> {
+        let deadline = self.0.handshake_timeout;
+        match tokio::time::timeout(deadline, handshake(&self.0, incoming)).await {
+            Ok(result) => result.map_err(Into::into),
+            Err(_) => Err(Socks5Error::HandshakeTimeout.into()),
         }
     }
 }
 
-impl Service<Incoming> for Socks4Acceptor {
-    type Response = Accepted;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Accepted, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, incoming: Incoming) -> Self::Future {
-        let settings = self.settings.clone();
-        Box::pin(async move {
-            let deadline = settings.handshake_timeout;
-            match tokio::time::timeout(deadline, handshake(settings, incoming)).await {
-                Ok(result) => result.map_err(Into::into),
-                Err(_) => Err(Socks5Error::HandshakeTimeout.into()),
-            }
-        })
-    }
-}
-
-async fn handshake(
-    settings: Arc<Socks5Settings>,
-    incoming: Incoming,
-) -> Result<Accepted, Socks5Error> {
+async fn handshake(settings: &Socks5Settings, incoming: Incoming) -> Result<Accepted, Socks5Error> {
     let meta = incoming.meta();
     let mut io = incoming.io;
     let mut buf = BytesMut::new();

@@ -85,4 +85,4 @@ pub use config::{
     VlessClientSettings, VlessServerSettings,
 };
 pub use error::VlessError;
-pub use server::VlessAcceptor;
+pub use server::{VlessAcceptor, VlessHandshake};

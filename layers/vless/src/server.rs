@@ -21,11 +21,10 @@ use tokio::{
     io::{AsyncRead, AsyncReadExt, ReadBuf},
     time::Instant,
 };
-use tower::Service;
 use uuid::Uuid;
 use xypro_core::{
-    Accepted, Address, BoxError, BoxFuture, BoxIo, DestinationPolicy, Failure, Incoming, Network,
-    Prefixed, Reply, Target,
+    Accepted, Address, BoxError, BoxFuture, BoxIo, DestinationPolicy, Failure, Handshake, Incoming,
+    Network, Prefixed, ProtocolAcceptor, Reply, Target,
 };
 
 /// How many bytes the handshake reads at a time; a request header is at most 535 bytes.
@@ -35,80 +34,59 @@ const READ_CHUNK: usize = 1024;
 const REJECT_DELAY_MS: std::ops::RangeInclusive<u64> = 100..=1000;
 
 /// Accepts VLESS clients: each request becomes an [`Accepted::Connect`] for its destination.
-#[derive(Debug, Clone)]
-pub struct VlessAcceptor {
-    shared: Arc<Shared>,
-}
+pub type VlessAcceptor = ProtocolAcceptor<VlessHandshake>;
 
+/// The server's users and checks, as the handshake uses them.
 #[derive(Debug)]
-struct Shared {
+pub struct VlessHandshake {
     users: Vec<(Arc<str>, Uuid)>,
     allow_private: bool,
     handshake_timeout: Duration,
 }
 
-impl VlessAcceptor {
-    /// An acceptor for the users in `settings`.
-    pub fn new(settings: VlessServerSettings) -> Self {
+impl From<VlessServerSettings> for VlessHandshake {
+    fn from(settings: VlessServerSettings) -> Self {
         let users = settings
             .users
             .into_iter()
             .map(|(name, id)| (Arc::from(name), id))
             .collect();
-        VlessAcceptor {
-            shared: Arc::new(Shared {
-                users,
-                allow_private: settings.allow_private,
-                handshake_timeout: settings.handshake_timeout,
-            }),
+        VlessHandshake {
+            users,
+            allow_private: settings.allow_private,
+            handshake_timeout: settings.handshake_timeout,
         }
     }
 }
 
-impl Service<Incoming> for VlessAcceptor {
-    type Response = Accepted;
-    type Error = BoxError;
-    type Future = BoxFuture<Result<Accepted, BoxError>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut incoming: Incoming) -> Self::Future {
-        let shared = self.shared.clone();
-        Box::pin(async move {
-            let mut io = incoming.take_io();
-            let mut buf = BytesMut::new();
-            let (request, used, user) = match read_request(&shared, &mut io, &mut buf).await {
-                Ok(read) => read,
-                Err(e) if incoming.hands_back() && falls_back(&e, &buf, &shared.users) => {
-                    let read = buf.freeze();
-                    return Err(xypro_core::Refused::new(incoming, io, read, e).into());
+impl Handshake for VlessHandshake {
+    async fn handshake(self: Arc<Self>, mut incoming: Incoming) -> Result<Accepted, BoxError> {
+        let mut io = incoming.take_io();
+        let mut buf = BytesMut::new();
+        let (request, used, user) = match read_request(&self, &mut io, &mut buf).await {
+            Ok(read) => read,
+            Err(e) if incoming.hands_back() && falls_back(&e, &buf, &self.users) => {
+                let read = buf.freeze();
+                return Err(xypro_core::Refused::new(incoming, io, read, e).into());
+            }
+            Err(e) => {
+                if !matches!(e, VlessError::HandshakeTimeout(_) | VlessError::Io(_)) {
+                    let pause = rand::rng().random_range(REJECT_DELAY_MS);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
-                Err(e) => {
-                    if !matches!(e, VlessError::HandshakeTimeout(_) | VlessError::Io(_)) {
-                        let pause = rand::rng().random_range(REJECT_DELAY_MS);
-                        tokio::time::sleep(Duration::from_millis(pause)).await;
-                    }
-                    return Err(e.into());
-                }
-            };
-            let payload = buf.split_off(used).freeze();
-            Ok(accept(
-                &shared,
-                &incoming,
-                request,
-                user,
-                Prefixed::new(payload, io),
-            ))
-        })
+                return Err(e.into());
+            }
+        };
+        let payload = buf.split_off(used).freeze();
+        let io = Prefixed::new(payload, io);
+        Ok(accept(&self, &incoming, request, user, io))
     }
 }
 
 /// Reads the request header within the deadline and finds its user: the request, the header's
 /// length in `buf`, and the user's name.
 async fn read_request(
-    shared: &Shared,
+    shared: &VlessHandshake,
     io: &mut BoxIo,
     buf: &mut BytesMut,
 ) -> Result<(Request, usize, Arc<str>), VlessError> {
@@ -143,7 +121,7 @@ fn falls_back(error: &VlessError, read: &[u8], users: &[(Arc<str>, Uuid)]) -> bo
 
 /// The accepted request of `user`: one destination, or an XUDP session.
 fn accept(
-    shared: &Shared,
+    shared: &VlessHandshake,
     incoming: &Incoming,
     request: Request,
     user: Arc<str>,
