@@ -46,7 +46,7 @@ pub struct Resources {
 pub struct Decision<'a> {
     /// The outbound to use.
     pub outbound: &'a str,
-    /// The rule that chose it (`Final` when none matched), for the connection list.
+    /// The rule that chose it (`final` when none matched, as sing-box shows it), for the connection list.
     pub label: &'a Label,
     /// The destination's IPs if a rule needed a lookup (empty if it failed); for matching and
     /// display only: the domain is what goes on to the outbound.
@@ -141,7 +141,7 @@ impl Router {
         Ok(Router {
             rules,
             final_outbound: options.final_outbound.clone(),
-            final_label: Label::new("Final", ""),
+            final_label: Label::new("final", ""),
             geoip: resources.geoip.clone(),
         })
     }

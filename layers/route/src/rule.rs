@@ -20,7 +20,7 @@ pub struct Rule {
 pub struct Label {
     /// The Clash rule type, such as `DomainSuffix`, `IPCIDR`, `AND` or `Match`.
     pub kind: &'static str,
-    /// The payload, such as `example.com`; empty for `Match` and `Final`.
+    /// The payload, such as `example.com`; empty for `Match` and `final`.
     pub payload: String,
 }
 

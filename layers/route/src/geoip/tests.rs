@@ -116,7 +116,7 @@ async fn geoip_rules_match_countries_and_resolve_lazily() {
         };
         assert_eq!(decide("1.2.3.4:443").await, ("oceania".into(), "GeoIP"));
         assert_eq!(decide("au.example:443").await, ("oceania".into(), "GeoIP"));
-        assert_eq!(decide("9.9.9.9:443").await, ("f".into(), "Final"));
+        assert_eq!(decide("9.9.9.9:443").await, ("f".into(), "final"));
     }
     // Only the sing-geoip database lists 8.8.8.8, and the US rule needs an IP destination.
     let resources = Resources {

@@ -496,7 +496,7 @@ async fn first_match_wins_then_final_with_labels() {
     let none = self::router("  - { domain: a.com, outbound: hit }");
     assert_eq!(
         route(&none, &to("b.com:1"), &dns).await,
-        ("fallback".into(), "Final,".into())
+        ("fallback".into(), "final,".into())
     );
     let map = self::router("  - { domain: [a.com, b.com], port: 1, outbound: hit }");
     assert_eq!(
