@@ -5,8 +5,9 @@
 //! it was authenticated as is trusted (the user and inbound come from the connection context
 //! every layer can read); every other one is refused with [`xypro_core::Denied`], which a
 //! SOCKS5 inbound reports as reply `02` (connection not allowed by ruleset). The layer is plain
-//! tower — [`AllowList`] wraps any connector, [`AllowListLayer`] builds it — and its options
-//! type builds the layer ([`LayerOptions`]), so one line registers it:
+//! tower — [`AllowList`] is a filter predicate, so tower's own `FilterLayer` wraps any
+//! connector with it — and its options type builds the layer ([`LayerOptions`]), so one line
+//! registers it:
 //!
 //! ```text
 //! registry.connector::<AllowListOptions>("allow_list");
@@ -42,23 +43,15 @@
 //! (The ports are ephemeral and differ on every run.)
 
 use serde::Deserialize;
-use std::{
-    future::ready,
-    net::SocketAddr,
-    path::PathBuf,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
 };
-use tower::{Layer, Service};
+use tower::filter::{FilterLayer, Predicate};
 use xypro_stack::{
     Registry, Server,
-    core::{
-        Address, BoxError, BoxFuture, BuildContext, Denied, InvalidOptions, LayerOptions, Target,
-    },
+    core::{Address, BoxError, BuildContext, Denied, InvalidOptions, LayerOptions, Target},
     socks5::{Socks5Client, Socks5Error},
 };
 
@@ -74,9 +67,9 @@ pub struct AllowListOptions {
 }
 
 impl LayerOptions for AllowListOptions {
-    type Output = AllowListLayer;
+    type Output = FilterLayer<AllowList>;
 
-    fn validate(self, _: &BuildContext<'_>) -> Result<AllowListLayer, InvalidOptions> {
+    fn validate(self, _: &BuildContext<'_>) -> Result<Self::Output, InvalidOptions> {
         if self.destinations.is_empty() {
             let message = "is empty: it would refuse everyone but the listed users";
             return Err(InvalidOptions::at("destinations", message));
@@ -86,80 +79,59 @@ impl LayerOptions for AllowListOptions {
             d.parse::<Address>()
                 .map_err(|e| InvalidOptions::at(format!("destinations[{i}]"), not_an_address(e)))
         });
-        Ok(AllowListLayer(Arc::new(Rules {
+        let rules = Rules {
             destinations: destinations.collect::<Result<_, _>>()?,
             users: self.users,
-        })))
+        };
+        Ok(FilterLayer::new(AllowList(Arc::new(rules))))
     }
 }
 
-/// Who may go where.
+/// Who may go where: a tower [`Predicate`] on each connection, so the layer is tower's own
+/// [`FilterLayer`].
+#[derive(Debug, Clone)]
+pub struct AllowList(Arc<Rules>);
+
+/// The destinations everyone may reach and the users who may reach any.
 #[derive(Debug)]
 pub struct Rules {
     destinations: Vec<Address>,
     users: Vec<String>,
 }
 
-impl Rules {
+impl AllowList {
     /// Whether `target` is trusted by its user, or goes somewhere listed (host compared without
     /// regard to ASCII case).
     pub fn allows(&self, target: &Target) -> bool {
+        let Rules {
+            destinations,
+            users,
+        } = &*self.0;
+        let to = &target.destination;
         let trusted = target.meta().user.as_deref();
-        let destination = &target.destination;
-        trusted.is_some_and(|user| self.users.iter().any(|u| u == user))
-            || self.destinations.iter().any(|a| {
-                a.port() == destination.port() && a.host().eq_ignore_ascii_case(&destination.host())
-            })
+        trusted.is_some_and(|user| users.iter().any(|u| u == user))
+            || destinations
+                .iter()
+                .any(|a| a.port() == to.port() && a.host().eq_ignore_ascii_case(&to.host()))
     }
 }
 
-/// Builds [`AllowList`] connectors sharing one set of rules.
-#[derive(Debug, Clone)]
-pub struct AllowListLayer(Arc<Rules>);
+impl Predicate<Target> for AllowList {
+    type Request = Target;
 
-impl<S> Layer<S> for AllowListLayer {
-    type Service = AllowList<S>;
-
-    fn layer(&self, inner: S) -> AllowList<S> {
-        AllowList {
-            inner,
-            rules: self.0.clone(),
+    fn check(&mut self, target: Target) -> Result<Target, BoxError> {
+        if self.allows(&target) {
+            return Ok(target);
         }
-    }
-}
-
-/// Passes allowed connections to the inner connector and refuses the rest with [`Denied`].
-#[derive(Debug, Clone)]
-pub struct AllowList<S> {
-    inner: S,
-    rules: Arc<Rules>,
-}
-
-impl<S> Service<Target> for AllowList<S>
-where
-    S: Service<Target, Response: Send + 'static, Error: Into<BoxError>, Future: Send + 'static>,
-{
-    type Response = S::Response;
-    type Error = BoxError;
-    type Future = BoxFuture<Result<S::Response, BoxError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, target: Target) -> Self::Future {
-        if !self.rules.allows(&target) {
-            let meta = target.meta();
-            tracing::info!(inbound = %meta.inbound, user = ?meta.user, "allow_list: refused");
-            let destination = target.destination.to_string();
-            let denied = Denied {
-                destination,
-                reason: "not on the allow list",
-            };
-            return Box::pin(ready(Err(denied.into())));
+        let meta = target.meta();
+        tracing::info!(inbound = %meta.inbound, user = ?meta.user, "allow_list: refused");
+        let destination = target.destination.to_string();
+        let reason = "not on the allow list";
+        Err(Denied {
+            destination,
+            reason,
         }
-        let connecting = self.inner.call(target);
-        Box::pin(async move { connecting.await.map_err(Into::into) })
+        .into())
     }
 }
 
