@@ -13,7 +13,7 @@ use rustls::{
 use serde::Deserialize;
 use std::{
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, Once},
     time::Duration,
 };
 use xypro_core::{BuildContext, InvalidOptions, LayerOptions, UpgradeLayer, error_chain};
@@ -26,8 +26,12 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// aws-lc-rs lists AES-256-GCM with SHA-384 first; AES-128-GCM encrypts about 30% faster and
 /// its SHA-256 key schedule runs on the CPU's SHA extensions, which SHA-384 has none of.
+///
+/// The first call in a process also seeds aws-lc's random generator (see [`seed_random_once`]),
+/// so that building a configuration, not the first handshake, pays for it.
 pub fn crypto_provider() -> Arc<CryptoProvider> {
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    seed_random_once(&provider);
     provider.cipher_suites.sort_by_key(|suite| {
         let aes_128 = matches!(
             suite.suite(),
@@ -38,6 +42,18 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
         (suite.version() != &rustls::version::TLS13, !aes_128)
     });
     Arc::new(provider)
+}
+
+/// Draws from the provider's random generator once per process.
+///
+/// aws-lc seeds its generator on first use by measuring CPU timing jitter: 60-100 ms of one
+/// core on a 2-core VM, which a client otherwise spends before its first ClientHello leaves.
+fn seed_random_once(provider: &CryptoProvider) {
+    static SEEDED: Once = Once::new();
+    SEEDED.call_once(|| {
+        // A failure here would fail the first handshake the same way; nothing to do now.
+        let _ = provider.secure_random.fill(&mut [0; 16]);
+    });
 }
 
 /// Options of the outbound `tls` layer: `{ server_name, ca, alpn, insecure, handshake_timeout }`.
