@@ -46,6 +46,30 @@ async fn tunnel_carries_tcp_udp_bulk_and_server_first_protocols() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preconnected_sessions_carry_tunnels_and_unused_ones_are_replaced() {
+    let server = Proxy::start(&tunnel::server_config(&tunnel::server_users()));
+    let echo = targets::echo_server().await;
+    let config =
+        tunnel::client_config_tls(server.addr("server"), "early_data: 2048", "preconnect: 2, ");
+    let client = Proxy::start_with_log(&config, "info,xypro_tls=debug");
+    let socks = client.addr("socks");
+    flows::echo(socks, echo, b"the first tunnel dials").await;
+    // The tunnel's own handshake, then the two ready sessions'.
+    for _ in 0..3 {
+        client.wait_for_log("tls: connected");
+    }
+    for _ in 0..2 {
+        flows::echo(socks, echo, b"a ready session carries it").await;
+        client.wait_for_log("tls: preconnected session taken");
+    }
+    // Sessions left unused end before the server's deadline: the server sees TLS connections
+    // closed without a request, and the client dials new ones.
+    server.wait_for_log("closed the connection without an upgrade request");
+    client.wait_for_log("tls: connected");
+    flows::echo(socks, echo, b"still tunnelling").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_path_plain_get_and_non_upgrade_get_identical_404s() {
     let server = Proxy::start(&tunnel::server_config(&tunnel::server_users()));
     let port = server.addr("server").port();

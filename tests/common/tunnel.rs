@@ -32,12 +32,18 @@ pub fn client_config(server: SocketAddr, early_data: usize) -> String {
 
 /// As [`client_config`], with `websocket_options` spliced into the `websocket` layer.
 pub fn client_config_with(server: SocketAddr, websocket_options: &str) -> String {
+    client_config_tls(server, websocket_options, "")
+}
+
+/// As [`client_config_with`], with `tls_options` (each followed by `, `) spliced into the
+/// `tls` layer.
+pub fn client_config_tls(server: SocketAddr, websocket_options: &str, tls_options: &str) -> String {
     format!(
         "inbounds:\n  socks:\n    listen: 127.0.0.1:0\n    pipeline:\n      - socks5: {{ udp: true }}\n    outbound: tunnel\n\
          outbounds:\n  tunnel:\n\
          \x20   - vless: {{ id: {ID} }}\n\
          \x20   - websocket: {{ path: /xy, host: example.test, {websocket_options} }}\n\
-         \x20   - tls: {{ server_name: example.test, ca: {ca} }}\n\
+         \x20   - tls: {{ {tls_options}server_name: example.test, ca: {ca} }}\n\
          \x20   - tcp: {{ address: {server} }}\n",
         ca = cert("ca.pem"),
     )

@@ -127,10 +127,22 @@ impl Launcher {
         upstream: SocketAddr,
         server: Kind,
     ) -> std::io::Result<Proc> {
+        self.client_with(kind, upstream, server, 0).await
+    }
+
+    /// As [`client`](Self::client), keeping `preconnect` TLS sessions ready (ours only).
+    pub(crate) async fn client_with(
+        &self,
+        kind: Kind,
+        upstream: SocketAddr,
+        server: Kind,
+        preconnect: usize,
+    ) -> std::io::Result<Proc> {
         let port = free_port()?;
+        // sing-box reads header early data without echoing it: resending would duplicate it.
+        let resend = server != Kind::SingBox;
         let config = match kind {
-            // sing-box reads header early data without echoing it: resending would duplicate it.
-            Kind::Ours => ours::client(port, upstream, &self.certs, server != Kind::SingBox),
+            Kind::Ours => ours::client(port, upstream, &self.certs, resend, preconnect),
             Kind::V2ray => v2ray::client(port, upstream, &self.certs),
             Kind::SingBox => sing_box::client(port, upstream, &self.certs),
         };

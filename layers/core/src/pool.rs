@@ -3,10 +3,10 @@
 use std::cell::RefCell;
 
 /// Size of one relay buffer: large enough to move bulk data in few syscalls and records.
-pub(crate) const BUF_SIZE: usize = 64 * 1024;
+pub(crate) const BUF_SIZE: usize = 256 * 1024;
 
 /// How many spare buffers each worker thread keeps.
-const SPARE_PER_THREAD: usize = 16;
+const SPARE_PER_THREAD: usize = 8;
 
 thread_local! {
     static SPARE: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };

@@ -8,7 +8,7 @@ use std::{
 };
 use tokio::io::{AsyncRead, ReadBuf};
 
-/// Reads the inner stream 64 KiB at a time and serves smaller reads from that chunk, which is
+/// Reads the inner stream 256 KiB at a time and serves smaller reads from that chunk, which is
 /// borrowed from a pool only while it holds unread bytes; writes pass straight through.
 ///
 /// rustls reads at most 4 KiB per call, so under TLS a 16 KiB record costs four `recv`

@@ -27,7 +27,7 @@ pub struct RelayStats {
 /// counting every chunk into `traffic` as it is read (`up` from the client, `down` to it).
 ///
 /// An end of stream on one side is passed on as a write shutdown on the other, and copying
-/// continues the other way. Each direction borrows a 64 KiB buffer only while it holds data.
+/// continues the other way. Each direction borrows a 256 KiB buffer only while it holds data.
 pub async fn relay<A, B>(
     client: &mut A,
     remote: &mut B,

@@ -1,7 +1,7 @@
 //! YAML options of the `tls` layers and the settings they validate into.
 
 use crate::{
-    ConfigError, TicketStore, TlsConnectorLayer, TlsUpgrade,
+    ConfigError, PreconnectTiming, TicketStore, TlsConnectorLayer, TlsUpgrade,
     insecure::AcceptAnyCertificate,
     pem::{load_certs, load_key, load_roots},
     sni::CoveredNames,
@@ -13,7 +13,7 @@ use rustls::{
 use serde::Deserialize;
 use std::{
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, Once},
     time::Duration,
 };
 use xypro_core::{BuildContext, InvalidOptions, LayerOptions, UpgradeLayer, error_chain};
@@ -26,8 +26,12 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// aws-lc-rs lists AES-256-GCM with SHA-384 first; AES-128-GCM encrypts about 30% faster and
 /// its SHA-256 key schedule runs on the CPU's SHA extensions, which SHA-384 has none of.
+///
+/// The first call in a process also seeds aws-lc's random generator (60-100 ms of one core
+/// sampling timing jitter), so that building a configuration, not the first handshake, pays.
 pub fn crypto_provider() -> Arc<CryptoProvider> {
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    seed_random_once(&provider);
     provider.cipher_suites.sort_by_key(|suite| {
         let aes_128 = matches!(
             suite.suite(),
@@ -40,7 +44,20 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
     Arc::new(provider)
 }
 
-/// Options of the outbound `tls` layer: `{ server_name, ca, alpn, insecure, handshake_timeout }`.
+/// Draws from the provider's random generator once per process.
+///
+/// aws-lc seeds its generator on first use by measuring CPU timing jitter: 60-100 ms of one
+/// core on a 2-core VM, which a client otherwise spends before its first ClientHello leaves.
+fn seed_random_once(provider: &CryptoProvider) {
+    static SEEDED: Once = Once::new();
+    SEEDED.call_once(|| {
+        // A failure here would fail the first handshake the same way; nothing to do now.
+        let _ = provider.secure_random.fill(&mut [0; 16]);
+    });
+}
+
+/// Options of the outbound `tls` layer: `{ server_name, ca, alpn, insecure, handshake_timeout,
+/// preconnect }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientOptions {
@@ -59,7 +76,14 @@ pub struct ClientOptions {
     /// Deadline for the server to finish the handshake (default 10s).
     #[serde(default, with = "xypro_core::duration::option")]
     pub handshake_timeout: Option<Duration>,
+    /// How many connected, idle sessions to keep ready while the client is in use (default 0,
+    /// at most [`MAX_PRECONNECT`]); see [`PreconnectTiming`].
+    #[serde(default)]
+    pub preconnect: usize,
 }
+
+/// The most sessions `preconnect` may keep ready.
+pub const MAX_PRECONNECT: usize = 16;
 
 /// Options of the inbound `tls` layer: `{ cert, key, alpn, handshake_timeout,
 /// reject_unknown_sni }`.
@@ -87,8 +111,8 @@ fn default_alpn() -> Vec<String> {
     vec!["http/1.1".to_owned()]
 }
 
-/// Validated client settings: the name to verify, one shared rustls configuration and the
-/// handshake deadline.
+/// Validated client settings: the name to verify, one shared rustls configuration, the
+/// handshake deadline and how many sessions to keep ready.
 #[derive(Debug, Clone)]
 pub struct TlsClientSettings {
     /// The server name sent as SNI and verified.
@@ -97,15 +121,22 @@ pub struct TlsClientSettings {
     pub config: Arc<ClientConfig>,
     /// Deadline for the server to finish the handshake.
     pub handshake_timeout: Duration,
+    /// How many connected, idle sessions to keep ready while the client is in use (0: none).
+    pub preconnect: usize,
+    /// How long ready sessions and the pool are kept.
+    pub preconnect_timing: PreconnectTiming,
 }
 
 impl TlsClientSettings {
-    /// Settings for `server_name` with the given configuration and the default deadline.
+    /// Settings for `server_name` with the given configuration, the default deadline and no
+    /// preconnected sessions.
     pub fn new(server_name: ServerName<'static>, config: Arc<ClientConfig>) -> Self {
         TlsClientSettings {
             server_name,
             config,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            preconnect: 0,
+            preconnect_timing: PreconnectTiming::default(),
         }
     }
 }
@@ -176,6 +207,7 @@ impl ClientOptions {
             alpn: default_alpn(),
             insecure: false,
             handshake_timeout: None,
+            preconnect: 0,
         }
     }
 
@@ -189,6 +221,10 @@ impl ClientOptions {
             InvalidOptions::at("server_name", message)
         })?;
         let handshake_timeout = handshake_timeout(self.handshake_timeout)?;
+        if self.preconnect > MAX_PRECONNECT {
+            let message = format!("must be at most {MAX_PRECONNECT}");
+            return Err(InvalidOptions::at("preconnect", message));
+        }
         let provider = crypto_provider();
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -215,6 +251,8 @@ impl ClientOptions {
             server_name,
             config: Arc::new(config),
             handshake_timeout,
+            preconnect: self.preconnect,
+            preconnect_timing: PreconnectTiming::default(),
         })
     }
 }
@@ -340,6 +378,21 @@ mod tests {
         assert_eq!(settings.config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         assert_eq!(settings.handshake_timeout, Duration::from_secs(10));
         assert!(settings.config.ticketer.enabled());
+    }
+
+    #[test]
+    fn preconnect_is_off_by_default_and_capped() {
+        let settings = ClientOptions::new("example.test")
+            .settings(&base())
+            .unwrap();
+        assert_eq!(settings.preconnect, 0);
+        let client: ClientOptions =
+            serde_yaml::from_str("{ server_name: example.test, preconnect: 2 }").unwrap();
+        assert_eq!(client.settings(&base()).unwrap().preconnect, 2);
+        let mut client = ClientOptions::new("example.test");
+        client.preconnect = MAX_PRECONNECT + 1;
+        let err = client.settings(&base()).unwrap_err();
+        assert_eq!(err.to_string(), "preconnect: must be at most 16");
     }
 
     #[test]

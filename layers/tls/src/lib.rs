@@ -6,7 +6,9 @@
 //! stream, with what was negotiated (SNI, ALPN, version, resumption) in its extensions as a
 //! [`TlsInfo`](xypro_core::TlsInfo). Both handshakes have a deadline (10 s by default). Options
 //! deserialize from YAML ([`ClientOptions`], [`ServerOptions`]) and validate into the layers,
-//! which hold one shared rustls configuration.
+//! which hold one shared rustls configuration. With `preconnect: N` the client keeps up to N
+//! connected, idle sessions ready while it is in use, so that a tunnel skips the TCP and TLS
+//! handshakes ([`PreconnectTiming`] says for how long).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), xypro_core::BoxError> {
@@ -36,16 +38,18 @@ mod config;
 mod error;
 mod insecure;
 mod pem;
+mod preconnect;
 mod server;
 mod sni;
 mod tickets;
 
 pub use client::{TlsConnector, TlsConnectorLayer};
 pub use config::{
-    ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT, ServerOptions, TlsClientSettings, TlsServerSettings,
-    crypto_provider,
+    ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT, MAX_PRECONNECT, ServerOptions, TlsClientSettings,
+    TlsServerSettings, crypto_provider,
 };
 pub use error::{ConfigError, TlsError};
+pub use preconnect::{PRECONNECT_LIFETIME, PRECONNECT_QUIET_AFTER, PreconnectTiming};
 /// The rustls version this crate builds on, for custom `ClientConfig`/`ServerConfig`s.
 pub use rustls;
 pub use server::{TlsAcceptor, TlsAcceptorLayer, TlsUpgrade};
