@@ -148,11 +148,11 @@ where
     /// Hands out a ready session from the pool when there is one (with `preconnect`, this
     /// must run inside a tokio runtime, which keeps the pool); otherwise dials and handshakes.
     fn call(&mut self, target: Target) -> Self::Future {
-        if let Some(pool) = &self.pool {
-            if let Some(stream) = pool.take(|| self.dialer(&target)) {
-                tracing::debug!("tls: preconnected session taken");
-                return Box::pin(std::future::ready(Ok(stream)));
-            }
+        if let Some(pool) = &self.pool
+            && let Some(stream) = pool.take(|| self.dialer(&target))
+        {
+            tracing::debug!("tls: preconnected session taken");
+            return Box::pin(std::future::ready(Ok(stream)));
         }
         let connecting = self.inner.call(target);
         Box::pin(handshake(connecting, self.settings.clone()))
