@@ -1,6 +1,7 @@
 //! Core types shared by every xypro-stack layer: targets and their connection context, boxed
-//! streams, the accept-side building blocks, layer options, the dispatch with its connection
-//! table, the relay and error classification.
+//! streams, the accept-side building blocks, layer options (with what the HTTP/1.1 upgrade
+//! transports share in [`upgrade_request`]), the dispatch with its connection table, the relay
+//! and error classification.
 //!
 //! A connector is a `tower::Service<Target, Response = impl Io>`; an acceptor is a
 //! `tower::Service<Incoming, Response = Accepted>`. The [`Dispatch`] joins them for every
@@ -34,6 +35,7 @@ mod sniff;
 mod table;
 mod target;
 mod upgrade;
+pub mod upgrade_request;
 
 pub use accept::{Accepted, BoxAcceptor, Handover, Incoming, Reply, Session, TlsInfo};
 pub use address::{Address, AddressError};

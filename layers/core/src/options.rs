@@ -69,6 +69,14 @@ impl InvalidOptions {
         }
     }
 
+    /// An error about the option `key` names, or about the options as a whole without one.
+    pub fn keyed(key: Option<impl Into<String>>, message: impl Into<String>) -> Self {
+        InvalidOptions {
+            key: key.map(Into::into),
+            ..Self::new(message)
+        }
+    }
+
     /// Adds the error that caused this one.
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.source = Some(source.into());

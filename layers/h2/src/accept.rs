@@ -4,7 +4,7 @@
 //! inner acceptor directly.
 
 use crate::{
-    H2Error, ServerSettings, grpc,
+    H2Error, ServerSettings, Transport, grpc,
     http1::{Http1Tunnel, NOT_FOUND, OK},
     proto::http1::{Head, parse_head},
     server::is_tunnel,
@@ -15,7 +15,6 @@ use std::{
     fmt,
     sync::Arc,
     task::{Context, Poll},
-    time::Duration,
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -30,18 +29,18 @@ use xypro_core::{
 /// The HTTP/2 client connection preface, the first bytes of every HTTP/2 connection.
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// Which transport the connections speak.
+/// Which transport the connections speak, with its settings.
 #[derive(Debug)]
-pub(crate) enum Transport {
+pub(crate) enum TransportSettings {
     H2(ServerSettings),
     Grpc(grpc::ServerSettings),
 }
 
-impl Transport {
-    fn handshake_timeout(&self) -> Duration {
-        match self {
-            Transport::H2(settings) => settings.handshake_timeout,
-            Transport::Grpc(settings) => settings.handshake_timeout,
+impl<'a> From<&'a TransportSettings> for Transport<'a> {
+    fn from(settings: &'a TransportSettings) -> Self {
+        match settings {
+            TransportSettings::H2(settings) => Transport::H2(settings),
+            TransportSettings::Grpc(settings) => Transport::Grpc(settings),
         }
     }
 }
@@ -49,21 +48,21 @@ impl Transport {
 /// Builds [`H2Acceptor`]s for the `h2` or the `grpc` transport.
 #[derive(Debug, Clone)]
 pub struct H2AcceptorLayer {
-    transport: Arc<Transport>,
+    transport: Arc<TransportSettings>,
 }
 
 impl H2AcceptorLayer {
     /// Acceptors serving the `h2` transport.
     pub fn h2(settings: ServerSettings) -> Self {
         H2AcceptorLayer {
-            transport: Arc::new(Transport::H2(settings)),
+            transport: Arc::new(TransportSettings::H2(settings)),
         }
     }
 
     /// Acceptors serving the `grpc` transport.
     pub fn grpc(settings: grpc::ServerSettings) -> Self {
         H2AcceptorLayer {
-            transport: Arc::new(Transport::Grpc(settings)),
+            transport: Arc::new(TransportSettings::Grpc(settings)),
         }
     }
 }
@@ -94,7 +93,7 @@ impl<S> Layer<S> for H2AcceptorLayer {
 #[derive(Clone)]
 pub struct H2Acceptor<S> {
     inner: S,
-    transport: Arc<Transport>,
+    transport: Arc<TransportSettings>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for H2Acceptor<S> {
@@ -148,14 +147,14 @@ where
 async fn open<S>(
     mut incoming: Incoming,
     inner: S,
-    transport: Arc<Transport>,
+    transport: Arc<TransportSettings>,
 ) -> Result<Accepted, BoxError>
 where
     S: Service<Incoming, Response = Accepted> + Clone + Send + Sync + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {
-    let after = transport.handshake_timeout();
+    let after = Transport::from(&*transport).handshake_timeout();
     let deadline = Instant::now() + after;
     let mut io = incoming.take_io();
     let mut read = BytesMut::with_capacity(PREFACE.len());
@@ -178,7 +177,7 @@ where
             session: Box::new(session),
         });
     }
-    let Transport::H2(settings) = &*transport else {
+    let TransportSettings::H2(settings) = &*transport else {
         let error = "not an HTTP/2 connection preface".into();
         return refuse(incoming, io, read.freeze(), error, false).await;
     };

@@ -6,7 +6,7 @@ use crate::{
     open::{Template, open},
     pool::Pool,
 };
-use http::{HeaderMap, Uri, uri::Scheme};
+use http::HeaderMap;
 use std::{
     future::Future,
     pin::Pin,
@@ -26,22 +26,13 @@ pub struct H2Layer {
 impl H2Layer {
     /// A layer with the given validated settings.
     pub fn new(settings: ClientSettings) -> Self {
-        let uri = Uri::builder()
-            .scheme(Scheme::HTTPS)
-            .authority(settings.host)
-            .path_and_query(settings.path)
-            .build()
-            .expect("validated path and authority");
-        let template = Template {
+        H2Layer::with_template(Template {
             method: settings.method,
-            uri,
+            uri: Template::uri(settings.host, settings.path),
             headers: HeaderMap::new(),
             gun: false,
             max_streams: settings.max_streams,
-        };
-        H2Layer {
-            template: Arc::new(template),
-        }
+        })
     }
 
     /// A layer sending `template`'s requests, for the gRPC transport.

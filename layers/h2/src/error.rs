@@ -100,10 +100,6 @@ impl ConfigError {
 
 impl From<ConfigError> for xypro_core::InvalidOptions {
     fn from(error: ConfigError) -> Self {
-        let message = error.to_string();
-        match error.key() {
-            Some(key) => xypro_core::InvalidOptions::at(key, message),
-            None => xypro_core::InvalidOptions::new(message),
-        }
+        xypro_core::InvalidOptions::keyed(error.key(), error.to_string())
     }
 }

@@ -38,6 +38,6 @@ pub use accept::{H2Acceptor, H2AcceptorLayer};
 pub use client::{H2Connector, H2Layer};
 pub use config::{ClientOptions, ClientSettings, DEFAULT_HOST, ServerOptions, ServerSettings};
 pub use error::{ConfigError, H2Error};
-pub use server::{serve, serve_until};
+pub use server::{Transport, serve, serve_until};
 pub use session::CLOSING_GRACE;
 pub use stream::H2Stream;

@@ -2,7 +2,10 @@
 //! none has room), then one request stream whose body goes out without waiting for the response.
 
 use crate::{H2Error, H2Stream, pool::Pool, proto::gun::Decoder, stream::Framing};
-use http::{HeaderMap, Method, Request, Uri};
+use http::{
+    HeaderMap, Method, Request, Uri,
+    uri::{Authority, Scheme},
+};
 use tower::{Service, ServiceExt};
 use xypro_core::{BoxError, Io, Target};
 
@@ -17,6 +20,16 @@ pub(crate) struct Template {
 }
 
 impl Template {
+    /// The URI of requests to `path` at `authority` (`https`, also for h2c below).
+    pub(crate) fn uri(authority: Authority, path: String) -> Uri {
+        Uri::builder()
+            .scheme(Scheme::HTTPS)
+            .authority(authority)
+            .path_and_query(path)
+            .build()
+            .expect("validated path and authority")
+    }
+
     fn request(&self) -> Request<()> {
         let mut request = Request::new(());
         *request.method_mut() = self.method.clone();

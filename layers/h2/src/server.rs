@@ -1,40 +1,99 @@
-//! The `h2` transport's server: serve one HTTP/2 connection, yielding a tunnel per stream.
+//! The server of the `h2` and `grpc` transports: serve one HTTP/2 connection, yielding a tunnel
+//! per stream.
 
 use crate::{
     H2Error, H2Stream, ServerSettings,
     drive::{Tunnel, drive},
+    grpc,
     stream::{Ending, Framing},
 };
 use http::{HeaderValue, Response, header, request::Parts};
-use std::future::Future;
+use std::{future::Future, time::Duration};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+/// The transport a connection is served as, with its settings: which requests are tunnels and
+/// how each is answered. Every other request gets an empty `404`.
+#[derive(Debug, Clone, Copy)]
+pub enum Transport<'a> {
+    /// `h2`: a request is a tunnel when its path starts with `settings.path`, its `:authority`
+    /// (or `Host`) equals `settings.host` if set (port included), and its method is
+    /// `settings.method` if set, as sing-box checks (it answers a wrong host `400`). A tunnel
+    /// is answered `200` with `cache-control: no-store` at once, before any body byte, so
+    /// clients that wait for it (v2ray 4.34) do not deadlock.
+    H2(&'a ServerSettings),
+    /// `grpc`: a request is a tunnel when it is a `POST` to exactly `settings.path` with a
+    /// `content-type` starting `application/grpc` (so `application/grpc+proto` too). A tunnel
+    /// is answered `200` with `content-type: application/grpc` at once and ends with
+    /// `grpc-status: 0` trailers when shut down; a miss gets the empty `404` gun-lite sends
+    /// (grpc-go would send `grpc-status: 12`).
+    Grpc(&'a grpc::ServerSettings),
+}
+
+impl Transport<'_> {
+    /// Deadline for the client's connection preface.
+    pub(crate) fn handshake_timeout(self) -> Duration {
+        match self {
+            Transport::H2(settings) => settings.handshake_timeout,
+            Transport::Grpc(settings) => settings.handshake_timeout,
+        }
+    }
+
+    /// How the request `parts` heads becomes a tunnel, or `None` when it is not one.
+    fn tunnel(self, parts: &Parts) -> Option<Tunnel> {
+        match self {
+            Transport::H2(settings) => is_tunnel(parts, settings).then(|| {
+                let mut response = Response::new(());
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                Tunnel {
+                    response,
+                    framing: Framing::Raw,
+                    ending: Ending::EndStream,
+                }
+            }),
+            Transport::Grpc(settings) => grpc::tunnel(parts, settings),
+        }
+    }
+}
+
+impl<'a> From<&'a ServerSettings> for Transport<'a> {
+    fn from(settings: &'a ServerSettings) -> Self {
+        Transport::H2(settings)
+    }
+}
+
+impl<'a> From<&'a grpc::ServerSettings> for Transport<'a> {
+    fn from(settings: &'a grpc::ServerSettings) -> Self {
+        Transport::Grpc(settings)
+    }
+}
+
 /// Serves one HTTP/2 connection (already through TLS with ALPN `h2`, or h2c) until it closes,
-/// calling `on_stream` with each tunnel's request head and stream.
-///
-/// A request is a tunnel when its path starts with `settings.path`, its `:authority` (or
-/// `Host`) equals `settings.host` if set (port included), and its method is `settings.method`
-/// if set, as sing-box checks (it answers a wrong host `400`; here every miss gets an empty
-/// `404`). A tunnel is answered `200` with `cache-control: no-store` at once, before any body
-/// byte, so clients that wait for it (v2ray 4.34) do not deadlock.
+/// as `transport` (the `h2` transport's [`ServerSettings`] or the `grpc` transport's
+/// [`grpc::ServerSettings`]), calling `on_stream` with each tunnel's request head and stream.
 ///
 /// The connection runs with the limits of [`tuning`](crate::tuning): at most 250 concurrent
 /// streams, a 16 KiB header list, and GOAWAY for clients that reset streams faster than they
 /// are accepted (rapid reset) or cause too many protocol-error resets. `on_stream` is called
 /// from this future: hand the stream to a task of its own and return.
-pub async fn serve<S, F>(io: S, settings: &ServerSettings, on_stream: F) -> Result<(), H2Error>
+pub async fn serve<'a, S, F>(
+    io: S,
+    transport: impl Into<Transport<'a>>,
+    on_stream: F,
+) -> Result<(), H2Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnMut(Parts, H2Stream),
 {
-    serve_until(io, settings, std::future::pending(), on_stream).await
+    serve_until(io, transport, std::future::pending(), on_stream).await
 }
 
 /// As [`serve`], and once `shutdown` completes, sends GOAWAY, takes no new streams and serves
 /// the open ones until they end.
-pub async fn serve_until<S, D, F>(
+pub async fn serve_until<'a, S, D, F>(
     io: S,
-    settings: &ServerSettings,
+    transport: impl Into<Transport<'a>>,
     shutdown: D,
     on_stream: F,
 ) -> Result<(), H2Error>
@@ -43,20 +102,16 @@ where
     D: Future<Output = ()>,
     F: FnMut(Parts, H2Stream),
 {
-    let route = |parts: &Parts| {
-        is_tunnel(parts, settings).then(|| {
-            let mut response = Response::new(());
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            Tunnel {
-                response,
-                framing: Framing::Raw,
-                ending: Ending::EndStream,
-            }
-        })
-    };
-    drive(io, settings.handshake_timeout, route, shutdown, on_stream).await
+    let transport = transport.into();
+    let route = |parts: &Parts| transport.tunnel(parts);
+    drive(
+        io,
+        transport.handshake_timeout(),
+        route,
+        shutdown,
+        on_stream,
+    )
+    .await
 }
 
 /// Whether a request is a tunnel for these settings (path prefix, method, host).

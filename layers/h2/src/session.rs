@@ -1,7 +1,7 @@
 //! `H2Session`: one HTTP/2 connection served as a session; each tunnel stream runs the inner
 //! acceptor and goes to the dispatch as a child of the session.
 
-use crate::{H2Stream, accept::Transport, grpc, serve_until};
+use crate::{H2Stream, accept::TransportSettings, serve_until};
 use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::task::JoinSet;
 use tower::{Service, ServiceExt};
@@ -16,7 +16,7 @@ pub const CLOSING_GRACE: Duration = Duration::from_millis(500);
 pub(crate) struct H2Session<S> {
     pub(crate) incoming: Incoming,
     pub(crate) inner: S,
-    pub(crate) transport: Arc<Transport>,
+    pub(crate) transport: Arc<TransportSettings>,
 }
 
 impl<S> fmt::Debug for H2Session<S> {
@@ -54,12 +54,7 @@ where
                 tasks: JoinSet::new(),
             };
             let on_stream = |_, stream| streams.spawn(stream);
-            let served = match &*transport {
-                Transport::H2(settings) => serve_until(io, settings, closed, on_stream).await,
-                Transport::Grpc(settings) => {
-                    grpc::serve_until(io, settings, closed, on_stream).await
-                }
-            };
+            let served = serve_until(io, &*transport, closed, on_stream).await;
             // The connection is gone, so are its streams: their tunnels end on their own.
             while streams.tasks.join_next().await.is_some() {}
             served.map_err(Into::into)

@@ -4,7 +4,13 @@ use crate::{ConfigError, HttpUpgradeAccept, HttpUpgradeLayer};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::time::Duration;
-use xypro_core::{BuildContext, InvalidOptions, LayerOptions, UpgradeLayer};
+use xypro_core::{
+    BuildContext, InvalidOptions, LayerOptions, UpgradeLayer,
+    upgrade_request::{
+        check_host, check_path, check_server_path, handshake_timeout, request_headers,
+        split_early_data,
+    },
+};
 
 /// The server's deadline for the request head when `handshake_timeout` is not set.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -98,39 +104,18 @@ impl ClientOptions {
     pub fn settings(&self, default_host: Option<&str>) -> Result<ClientSettings, ConfigError> {
         check_path(&self.path)?;
         let (path, ed) = split_early_data(&self.path);
-        let mut header_host = None;
-        let mut headers = Vec::with_capacity(self.headers.len());
-        for (name, value) in &self.headers {
-            check_header(name, value)?;
-            let lower = name.to_ascii_lowercase();
-            if lower == "host" {
-                header_host = Some(value.clone());
-            } else if RESERVED.contains(&lower.as_str()) {
-                return Err(header_error(
-                    name,
-                    "set by the HTTPUpgrade handshake itself",
-                ));
-            } else {
-                headers.push((name.clone(), value.clone()));
-            }
-        }
-        let host = match (&self.host, header_host) {
-            (Some(host), Some(header)) if !host.eq_ignore_ascii_case(&header) => {
-                return Err(ConfigError::HostConflict {
-                    host: host.clone(),
-                    header,
-                });
-            }
-            (Some(host), _) => host.clone(),
-            (None, Some(header)) => header,
-            (None, None) => default_host.ok_or(ConfigError::MissingHost)?.to_owned(),
-        };
-        check_host(&host)?;
+        let request = request_headers(
+            self.host.as_deref(),
+            &self.headers,
+            default_host,
+            RESERVED,
+            "set by the HTTPUpgrade handshake itself",
+        )?;
         Ok(ClientSettings {
             path,
-            host,
-            headers,
-            early: self.early || ed,
+            host: request.host,
+            headers: request.headers,
+            early: self.early || ed.iter().any(|n| *n != "0"),
         })
     }
 }
@@ -147,24 +132,21 @@ impl ServerOptions {
 
     /// Validates the options into settings.
     pub fn settings(&self) -> Result<ServerSettings, ConfigError> {
-        check_path(&self.path)?;
-        if self.path.contains(['?', '%']) {
-            return Err(ConfigError::Path {
-                path: self.path.clone(),
-                reason: "a server path has no query or escapes (requests are compared decoded)",
-            });
-        }
+        check_server_path(
+            &self.path,
+            &['?', '%'],
+            "a server path has no query or escapes (requests are compared decoded)",
+        )?;
         if let Some(host) = &self.host {
             check_host(host)?;
-        }
-        let handshake_timeout = self.handshake_timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
-        if handshake_timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout);
         }
         Ok(ServerSettings {
             path: self.path.clone(),
             host: self.host.clone(),
-            handshake_timeout,
+            handshake_timeout: handshake_timeout(
+                self.handshake_timeout,
+                DEFAULT_HANDSHAKE_TIMEOUT,
+            )?,
         })
     }
 }
@@ -187,77 +169,6 @@ impl LayerOptions for ServerOptions {
         _: &BuildContext<'_>,
     ) -> Result<UpgradeLayer<HttpUpgradeAccept>, InvalidOptions> {
         Ok(UpgradeLayer::new(HttpUpgradeAccept::new(self.settings()?)))
-    }
-}
-
-fn check_path(path: &str) -> Result<(), ConfigError> {
-    let reason = if !path.starts_with('/') {
-        "must start with `/`"
-    } else if !path.bytes().all(|b| b.is_ascii_graphic()) {
-        "only visible ASCII is allowed (percent-encode the rest)"
-    } else if path.contains('#') {
-        "a fragment (`#`) is not sent in requests"
-    } else {
-        return Ok(());
-    };
-    Err(ConfigError::Path {
-        path: path.to_owned(),
-        reason,
-    })
-}
-
-/// Removes Xray's `ed=N` from the query of `path`; true when it was there with N other than 0.
-fn split_early_data(path: &str) -> (String, bool) {
-    let Some((base, query)) = path.split_once('?') else {
-        return (path.to_owned(), false);
-    };
-    let mut early = false;
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| match pair.strip_prefix("ed=") {
-            Some(n) => {
-                early |= n != "0";
-                false
-            }
-            None => !pair.is_empty(),
-        })
-        .collect();
-    if kept.is_empty() {
-        (base.to_owned(), early)
-    } else {
-        (format!("{base}?{}", kept.join("&")), early)
-    }
-}
-
-fn check_host(host: &str) -> Result<(), ConfigError> {
-    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ConfigError::Host(host.to_owned()));
-    }
-    Ok(())
-}
-
-/// Checks a header name is an RFC 9110 token and its value is visible ASCII, spaces or tabs.
-fn check_header(name: &str, value: &str) -> Result<(), ConfigError> {
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.bytes().all(token) {
-        return Err(header_error(name, "not a valid header name"));
-    }
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_graphic() || b == b' ' || b == b'\t')
-    {
-        return Err(header_error(
-            name,
-            "value must be visible ASCII, spaces or tabs",
-        ));
-    }
-    Ok(())
-}
-
-fn header_error(name: &str, reason: &'static str) -> ConfigError {
-    ConfigError::Header {
-        name: name.to_owned(),
-        reason,
     }
 }
 

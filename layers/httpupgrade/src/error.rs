@@ -44,64 +44,6 @@ pub enum HttpUpgradeError {
     },
 }
 
-/// An HTTPUpgrade option that cannot be turned into working settings.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// `path` is empty, lacks the leading `/`, or holds characters not allowed in a request line.
-    #[error("path `{path}`: {reason}")]
-    Path {
-        /// The path as configured.
-        path: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// The client has no host: neither `host`, nor a `Host` header, nor a default from below.
-    #[error("host is required (set `host`, or put a TLS server_name or tcp address below)")]
-    MissingHost,
-    /// `host` is empty or holds characters not allowed in a header value.
-    #[error("host `{0}` is not a valid Host header value")]
-    Host(String),
-    /// `host` and a `Host` entry in `headers` disagree.
-    #[error("host `{host}` conflicts with headers.Host `{header}`")]
-    HostConflict {
-        /// The `host` option.
-        host: String,
-        /// The `Host` entry of `headers`.
-        header: String,
-    },
-    /// A `headers` entry with an invalid name or value, or one the handshake sets itself.
-    #[error("headers.{name}: {reason}")]
-    Header {
-        /// The header name as configured.
-        name: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// `handshake_timeout` is zero.
-    #[error("handshake_timeout must be greater than zero")]
-    ZeroTimeout,
-}
-
-impl ConfigError {
-    /// The option the error is about.
-    pub fn key(&self) -> Option<String> {
-        Some(match self {
-            ConfigError::Path { .. } => "path".into(),
-            ConfigError::Host(_) | ConfigError::HostConflict { .. } => "host".into(),
-            ConfigError::Header { name, .. } => format!("headers.{name}"),
-            ConfigError::ZeroTimeout => "handshake_timeout".into(),
-            ConfigError::MissingHost => return None,
-        })
-    }
-}
-
-impl From<ConfigError> for xypro_core::InvalidOptions {
-    fn from(error: ConfigError) -> Self {
-        let message = error.to_string();
-        match error.key() {
-            Some(key) => xypro_core::InvalidOptions::at(key, message),
-            None => xypro_core::InvalidOptions::new(message),
-        }
-    }
-}
+/// An HTTPUpgrade option that cannot be turned into working settings: HTTPUpgrade's options
+/// are the ones every HTTP/1.1 upgrade transport has, checked as WebSocket's are.
+pub type ConfigError = xypro_core::upgrade_request::UpgradeConfigError;

@@ -5,7 +5,13 @@ use hyper::header::{HeaderName, HeaderValue};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::time::Duration;
-use xypro_core::{BuildContext, InvalidOptions, LayerOptions, UpgradeLayer};
+use xypro_core::{
+    BuildContext, InvalidOptions, LayerOptions, UpgradeLayer,
+    upgrade_request::{
+        UpgradeConfigError, check_header, check_host, check_path, check_server_path,
+        handshake_timeout, request_headers, split_early_data,
+    },
+};
 
 /// The upgrade deadline, on either side, when `handshake_timeout` is not set.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -132,8 +138,14 @@ impl ClientOptions {
     /// layer) is the `Host` when neither `host` nor `headers.Host` is set.
     pub fn settings(&self, default_host: Option<&str>) -> Result<WsClientSettings, ConfigError> {
         check_path(&self.path)?;
-        let (path, ed) = split_early_data(&self.path)?;
-        let early_data = match (self.early_data, ed) {
+        let (path, ed) = split_early_data(&self.path);
+        let mut in_path = None;
+        for n in ed {
+            in_path = Some(n.parse().map_err(|_| ConfigError::EarlyDataInPath {
+                path: self.path.clone(),
+            })?);
+        }
+        let early_data = match (self.early_data, in_path) {
             (0, Some(ed)) => ed,
             (option, Some(in_path)) if option != in_path => {
                 return Err(ConfigError::EarlyDataConflict { option, in_path });
@@ -146,40 +158,31 @@ impl ClientOptions {
                 max: MAX_EARLY_DATA,
             });
         }
-        let mut header_host = None;
-        let mut headers = Vec::with_capacity(self.headers.len());
-        for (name, value) in &self.headers {
-            let (name_v, value_v) = check_header(name, value)?;
-            if name_v == hyper::header::HOST {
-                header_host = Some(value.clone());
-                continue;
-            }
-            let reserved = RESERVED.contains(&name_v.as_str())
-                || (early_data > 0 && name_v == hyper::header::SEC_WEBSOCKET_PROTOCOL);
-            if reserved {
-                return Err(header_error(name, "set by the WebSocket handshake itself"));
-            }
-            headers.push((name_v, value_v));
+        let mut reserved = RESERVED.to_vec();
+        if early_data > 0 {
+            reserved.push("sec-websocket-protocol");
         }
-        let host = match (&self.host, header_host) {
-            (Some(host), Some(header)) if !host.eq_ignore_ascii_case(&header) => {
-                return Err(ConfigError::HostConflict {
-                    host: host.clone(),
-                    header,
-                });
-            }
-            (Some(host), _) => host.clone(),
-            (None, Some(header)) => header,
-            (None, None) => default_host.ok_or(ConfigError::MissingHost)?.to_owned(),
-        };
-        check_host(&host)?;
+        let request = request_headers(
+            self.host.as_deref(),
+            &self.headers,
+            default_host,
+            &reserved,
+            "set by the WebSocket handshake itself",
+        )?;
         Ok(WsClientSettings {
             path,
-            host,
-            headers,
+            host: request.host,
+            headers: request
+                .headers
+                .iter()
+                .map(|(name, value)| to_hyper(name, value))
+                .collect::<Result<_, _>>()?,
             early_data,
             early_data_resend: self.early_data_resend,
-            handshake_timeout: handshake_timeout(self.handshake_timeout)?,
+            handshake_timeout: handshake_timeout(
+                self.handshake_timeout,
+                DEFAULT_HANDSHAKE_TIMEOUT,
+            )?,
         })
     }
 }
@@ -198,37 +201,32 @@ impl ServerOptions {
 
     /// Validates the options into settings.
     pub fn settings(&self) -> Result<WsServerSettings, ConfigError> {
-        check_path(&self.path)?;
-        if self.path.contains('?') {
-            return Err(ConfigError::Path {
-                path: self.path.clone(),
-                reason: "a server path has no query (the request's query is ignored)",
-            });
-        }
+        check_server_path(
+            &self.path,
+            &['?'],
+            "a server path has no query (the request's query is ignored)",
+        )?;
         if let Some(host) = &self.host {
             check_host(host)?;
         }
         let headers = self
             .headers
             .iter()
-            .map(|(name, value)| check_header(name, value))
+            .map(|(name, value)| {
+                check_header(name, value)?;
+                to_hyper(name, value)
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        let handshake_timeout = handshake_timeout(self.handshake_timeout)?;
         Ok(WsServerSettings {
             path: self.path.clone(),
             host: self.host.clone(),
             headers,
             early_data: self.early_data,
-            handshake_timeout,
+            handshake_timeout: handshake_timeout(
+                self.handshake_timeout,
+                DEFAULT_HANDSHAKE_TIMEOUT,
+            )?,
         })
-    }
-}
-
-/// The handshake deadline: the default when unset, never zero.
-fn handshake_timeout(given: Option<Duration>) -> Result<Duration, ConfigError> {
-    match given.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT) {
-        Duration::ZERO => Err(ConfigError::ZeroTimeout),
-        limit => Ok(limit),
     }
 }
 
@@ -253,68 +251,19 @@ impl LayerOptions for ServerOptions {
     }
 }
 
-fn check_path(path: &str) -> Result<(), ConfigError> {
-    let reason = if !path.starts_with('/') {
-        "must start with `/`"
-    } else if !path.bytes().all(|b| b.is_ascii_graphic()) {
-        "only visible ASCII is allowed (percent-encode the rest)"
-    } else if path.contains('#') {
-        "a fragment (`#`) is not sent in requests"
-    } else {
-        return Ok(());
-    };
-    Err(ConfigError::Path {
-        path: path.to_owned(),
-        reason,
-    })
-}
-
-/// Removes Xray's `ed=N` from the query of `path`, returning the rest and `N`.
-fn split_early_data(path: &str) -> Result<(String, Option<usize>), ConfigError> {
-    let Some((base, query)) = path.split_once('?') else {
-        return Ok((path.to_owned(), None));
-    };
-    let mut ed = None;
-    let mut kept = Vec::new();
-    for pair in query.split('&') {
-        match pair.strip_prefix("ed=") {
-            Some(value) => {
-                let n = value.parse().map_err(|_| ConfigError::EarlyDataInPath {
-                    path: path.to_owned(),
-                })?;
-                ed = Some(n);
-            }
-            None if pair.is_empty() => {}
-            None => kept.push(pair),
+/// A checked header as hyper's types, the name in lowercase as requests carry it; past the
+/// shared checks only a name over hyper's 64 KiB limit is refused here.
+fn to_hyper(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), ConfigError> {
+    match (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
+        (Ok(name), Ok(value)) => Ok((name, value)),
+        _ => Err(UpgradeConfigError::Header {
+            name: name.to_owned(),
+            reason: "not a valid header name",
         }
-    }
-    let rest = if kept.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", kept.join("&"))
-    };
-    Ok((rest, ed))
-}
-
-fn check_host(host: &str) -> Result<(), ConfigError> {
-    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ConfigError::Host(host.to_owned()));
-    }
-    Ok(())
-}
-
-fn check_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), ConfigError> {
-    let name_v = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| header_error(name, "not a valid header name"))?;
-    let value_v = HeaderValue::from_str(value)
-        .map_err(|_| header_error(name, "value must be visible ASCII, spaces or tabs"))?;
-    Ok((name_v, value_v))
-}
-
-fn header_error(name: &str, reason: &'static str) -> ConfigError {
-    ConfigError::Header {
-        name: name.to_owned(),
-        reason,
+        .into()),
     }
 }
 
@@ -340,7 +289,10 @@ mod tests {
     #[test]
     fn client_errors_name_the_option() {
         let bad = |yaml: &str| client(yaml).unwrap().settings(Some("h")).unwrap_err();
-        assert!(matches!(bad("{ path: xy }"), ConfigError::Path { .. }));
+        let shared = |yaml: &str| match bad(yaml) {
+            ConfigError::Upgrade(error) => error,
+            other => panic!("{yaml}: {other}"),
+        };
         assert!(matches!(
             bad("{ path: '/xy?ed=abc' }"),
             ConfigError::EarlyDataInPath { .. }
@@ -357,24 +309,32 @@ mod tests {
             ConfigError::EarlyDataTooLarge { .. }
         ));
         assert!(matches!(
-            bad("{ headers: { Upgrade: x } }"),
-            ConfigError::Header { .. }
+            shared("{ path: xy }"),
+            UpgradeConfigError::Path { .. }
         ));
+        for yaml in [
+            "{ headers: { Upgrade: x } }",
+            "{ early_data: 10, headers: { Sec-WebSocket-Protocol: x } }",
+            "{ headers: { 'bad name': x } }",
+        ] {
+            assert!(
+                matches!(shared(yaml), UpgradeConfigError::Header { .. }),
+                "{yaml}"
+            );
+        }
+        assert!(
+            client("{ headers: { Sec-WebSocket-Protocol: x } }")
+                .unwrap()
+                .settings(Some("h"))
+                .is_ok()
+        );
         assert!(matches!(
-            bad("{ early_data: 10, headers: { Sec-WebSocket-Protocol: x } }"),
-            ConfigError::Header { .. }
-        ));
-        assert!(matches!(
-            bad("{ headers: { 'bad name': x } }"),
-            ConfigError::Header { .. }
-        ));
-        assert!(matches!(
-            bad("{ host: a.test, headers: { Host: b.test } }"),
-            ConfigError::HostConflict { .. }
+            shared("{ host: a.test, headers: { Host: b.test } }"),
+            UpgradeConfigError::HostConflict { .. }
         ));
         assert_eq!(
             client("{}").unwrap().settings(None).unwrap_err(),
-            ConfigError::MissingHost
+            ConfigError::Upgrade(UpgradeConfigError::MissingHost)
         );
         assert!(client("{ path: /, nope: 1 }").is_err());
     }
@@ -395,9 +355,15 @@ mod tests {
         assert!(s.early_data);
         assert_eq!(s.handshake_timeout, Duration::from_secs(3));
         let bad: ServerOptions = serde_yaml::from_str("{ path: '/xy?ed=1' }").unwrap();
-        assert!(matches!(bad.settings(), Err(ConfigError::Path { .. })));
+        assert!(matches!(
+            bad.settings(),
+            Err(ConfigError::Upgrade(UpgradeConfigError::Path { .. }))
+        ));
         let zero: ServerOptions = serde_yaml::from_str("{ handshake_timeout: 0s }").unwrap();
-        assert_eq!(zero.settings(), Err(ConfigError::ZeroTimeout));
+        assert_eq!(
+            zero.settings(),
+            Err(ConfigError::Upgrade(UpgradeConfigError::ZeroTimeout))
+        );
         assert!(serde_yaml::from_str::<ServerOptions>("{ early_data: 5 }").is_err());
     }
 }

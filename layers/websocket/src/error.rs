@@ -1,6 +1,7 @@
 //! Errors of WebSocket handshakes and of validating WebSocket options.
 
 use std::{io, net::SocketAddr, time::Duration};
+use xypro_core::upgrade_request::UpgradeConfigError;
 
 /// A WebSocket handshake that failed, on the client or the server side.
 #[derive(Debug, thiserror::Error)]
@@ -80,27 +81,20 @@ pub enum WsError {
 
 impl From<ConfigError> for xypro_core::InvalidOptions {
     fn from(error: ConfigError) -> Self {
-        let message = error.to_string();
-        match error.key() {
-            Some(key) => xypro_core::InvalidOptions::at(key, message),
-            None => xypro_core::InvalidOptions::new(message),
-        }
+        xypro_core::InvalidOptions::keyed(error.key(), error.to_string())
     }
 }
 
 impl ConfigError {
     /// The option the error is about.
     pub fn key(&self) -> Option<String> {
-        Some(match self {
-            ConfigError::Path { .. } | ConfigError::EarlyDataInPath { .. } => "path".into(),
+        match self {
+            ConfigError::Upgrade(error) => error.key(),
+            ConfigError::EarlyDataInPath { .. } => Some("path".into()),
             ConfigError::EarlyDataConflict { .. } | ConfigError::EarlyDataTooLarge { .. } => {
-                "early_data".into()
+                Some("early_data".into())
             }
-            ConfigError::Host(_) | ConfigError::HostConflict { .. } => "host".into(),
-            ConfigError::Header { name, .. } => format!("headers.{name}"),
-            ConfigError::ZeroTimeout => "handshake_timeout".into(),
-            ConfigError::MissingHost => return None,
-        })
+        }
     }
 }
 
@@ -108,14 +102,9 @@ impl ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// `path` is empty, lacks the leading `/`, or holds characters not allowed in a request line.
-    #[error("path `{path}`: {reason}")]
-    Path {
-        /// The path as configured.
-        path: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
+    /// `path`, `host`, `headers` or `handshake_timeout`, checked as for every HTTP/1.1 upgrade.
+    #[error(transparent)]
+    Upgrade(#[from] UpgradeConfigError),
     /// `?ed=` in the path is not a number.
     #[error("path `{path}`: `ed` must be a number of bytes")]
     EarlyDataInPath {
@@ -138,29 +127,4 @@ pub enum ConfigError {
         /// The maximum.
         max: usize,
     },
-    /// The client has no host: neither `host`, nor a `Host` header, nor a default from below.
-    #[error("host is required (set `host`, or put a TLS server_name or tcp address below)")]
-    MissingHost,
-    /// `host` is empty or holds characters not allowed in a header value.
-    #[error("host `{0}` is not a valid Host header value")]
-    Host(String),
-    /// `host` and a `Host` entry in `headers` disagree.
-    #[error("host `{host}` conflicts with headers.Host `{header}`")]
-    HostConflict {
-        /// The `host` option.
-        host: String,
-        /// The `Host` entry of `headers`.
-        header: String,
-    },
-    /// A `headers` entry with an invalid name or value, or one the handshake sets itself.
-    #[error("headers.{name}: {reason}")]
-    Header {
-        /// The header name as configured.
-        name: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// `handshake_timeout` is zero.
-    #[error("handshake_timeout must be greater than zero")]
-    ZeroTimeout,
 }

@@ -1,7 +1,7 @@
 //! `GrpcConnector`: the pooled HTTP/2 connector sending gun requests.
 
 use crate::{H2Connector, H2Layer, grpc::ClientSettings, open::Template};
-use http::{HeaderMap, HeaderValue, Method, Uri, header, uri::Scheme};
+use http::{HeaderMap, HeaderValue, Method, header};
 use tower::Layer;
 
 /// Opens each tunnel as one `POST /<service_name>/Tun` stream on a pooled HTTP/2 connection;
@@ -34,12 +34,6 @@ pub struct GrpcLayer {
 impl GrpcLayer {
     /// A layer with the given validated settings.
     pub fn new(settings: ClientSettings) -> Self {
-        let uri = Uri::builder()
-            .scheme(Scheme::HTTPS)
-            .authority(settings.authority)
-            .path_and_query(settings.path)
-            .build()
-            .expect("validated path and authority");
         let mut headers = HeaderMap::new();
         headers.insert(
             header::CONTENT_TYPE,
@@ -52,7 +46,7 @@ impl GrpcLayer {
         );
         let template = Template {
             method: Method::POST,
-            uri,
+            uri: Template::uri(settings.authority, settings.path),
             headers,
             gun: true,
             max_streams: settings.max_streams,

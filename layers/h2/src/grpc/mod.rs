@@ -14,4 +14,8 @@ mod server;
 
 pub use client::{GrpcConnector, GrpcLayer};
 pub use config::{ClientOptions, ClientSettings, ServerOptions, ServerSettings};
-pub use server::{serve, serve_until};
+pub(crate) use server::tunnel;
+
+/// The one HTTP/2 server driver of both transports; given gRPC [`ServerSettings`], it serves
+/// gun calls (see [`Transport::Grpc`](crate::Transport::Grpc)).
+pub use crate::server::{serve, serve_until};

@@ -10,13 +10,14 @@ use std::{
 };
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
+    net::TcpListener,
     sync::mpsc,
     task::AbortHandle,
 };
-use tower::service_fn;
-use xypro_core::Target;
+use tower::{Service, ServiceExt};
+use xypro_core::{Address, Target};
 use xypro_h2::{H2Stream, grpc};
+use xypro_tcp::TcpConnector;
 
 /// Which transport a fixture speaks.
 #[derive(Clone, Copy, Debug)]
@@ -33,7 +34,7 @@ pub struct Server {
     pub connections: Arc<Mutex<Vec<AbortHandle>>>,
 }
 
-/// Serves `kind` on 127.0.0.1:0 (path `/h2`, or service `gun`).
+/// Serves `kind` on 127.0.0.1:0 (path `/h2`, or service `gun`: see [`Kind::client_path`]).
 pub async fn serve(kind: Kind) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -69,55 +70,59 @@ pub async fn serve(kind: Kind) -> Server {
     }
 }
 
-/// A TCP connector to `addr`, for below the HTTP/2 layers.
-pub fn tcp(
-    addr: SocketAddr,
-) -> impl tower::Service<
-    Target,
-    Response = TcpStream,
-    Error = std::io::Error,
-    Future = impl Future<Output = std::io::Result<TcpStream>> + Send,
-> + Clone
-+ Send
-+ 'static {
-    service_fn(move |_: Target| TcpStream::connect(addr))
+impl Kind {
+    /// Both transports, for tests that run on each.
+    pub const ALL: [Kind; 2] = [Kind::H2, Kind::Grpc];
+
+    /// What a client of this kind configures to reach the server: its path or service name.
+    pub fn client_path(self) -> &'static str {
+        match self {
+            Kind::H2 => "/h2",
+            Kind::Grpc => "gun",
+        }
+    }
+
+    /// The path the server sees in that client's requests.
+    pub fn request_path(self) -> &'static str {
+        match self {
+            Kind::H2 => "/h2",
+            Kind::Grpc => "/gun/Tun",
+        }
+    }
 }
 
-/// A connector of `kind` to `addr` with the given per-connection stream limit.
+/// A connector of `kind` to `addr` (h2c) with the given per-connection stream limit.
 pub fn connector(
     kind: Kind,
     addr: SocketAddr,
     max_streams: usize,
     path: &str,
-) -> xypro_h2::H2Connector<
-    impl tower::Service<
-        Target,
-        Response = TcpStream,
-        Error = std::io::Error,
-        Future = impl Future<Output = std::io::Result<TcpStream>> + Send,
-    > + Clone
-    + Send
-    + 'static,
-> {
+) -> xypro_h2::H2Connector<TcpConnector> {
     use tower::Layer;
+    let tcp = TcpConnector::new(Address::Ip(addr));
     match kind {
         Kind::H2 => {
             let mut options = xypro_h2::ClientOptions::new(path);
             options.max_streams = Some(max_streams);
-            xypro_h2::H2Layer::new(options.settings().unwrap()).layer(tcp(addr))
+            xypro_h2::H2Layer::new(options.settings().unwrap()).layer(tcp)
         }
         Kind::Grpc => {
             let mut options = grpc::ClientOptions::new(path);
             options.max_streams = Some(max_streams);
             let settings = options.settings(Some(&addr.to_string())).unwrap();
-            grpc::GrpcLayer::new(settings).layer(tcp(addr))
+            grpc::GrpcLayer::new(settings).layer(tcp)
         }
     }
 }
 
 /// The target every test tunnel asks for (the transport never looks at it).
 pub fn target() -> Target {
-    Target::tcp("example.com:80".parse::<xypro_core::Address>().unwrap())
+    Target::tcp("example.com:80".parse::<Address>().unwrap())
+}
+
+/// Opens one tunnel on `connector`, which keeps its pool for the next.
+pub async fn open(connector: &mut xypro_h2::H2Connector<TcpConnector>) -> H2Stream {
+    connector.ready().await.unwrap().call(target()).await.unwrap()
 }
 
 /// Copies everything read back until EOF, then shuts down.

@@ -3,15 +3,23 @@
 pub mod request;
 pub mod response;
 
+use crate::HttpUpgradeError;
+
 /// Largest request or response head (request line or status line and headers) either side reads.
 pub const MAX_HEAD: usize = 16 * 1024;
 
 /// Most header lines a head may have.
 const MAX_HEADERS: usize = 64;
 
-/// Whether a comma-separated header value holds `token` (ASCII case-insensitive).
-fn has_token(value: &[u8], token: &[u8]) -> bool {
-    value
-        .split(|&b| b == b',')
-        .any(|item| item.trim_ascii().eq_ignore_ascii_case(token))
+/// The length of a parsed head, `None` while it is incomplete; a head that does not end within
+/// [`MAX_HEAD`] bytes is an error.
+fn head_len(
+    parsed: httparse::Status<usize>,
+    buffered: usize,
+) -> Result<Option<usize>, HttpUpgradeError> {
+    match parsed {
+        httparse::Status::Complete(len) if len <= MAX_HEAD => Ok(Some(len)),
+        httparse::Status::Partial if buffered < MAX_HEAD => Ok(None),
+        _ => Err(HttpUpgradeError::HeadTooLarge { limit: MAX_HEAD }),
+    }
 }

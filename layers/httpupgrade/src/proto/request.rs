@@ -1,25 +1,17 @@
 //! The client's `GET` upgrade request and the server's checks of it, as sing-box makes them.
 
-use super::{MAX_HEAD, MAX_HEADERS, has_token};
+use super::{MAX_HEADERS, head_len};
 use crate::{ClientSettings, HttpUpgradeError, ServerSettings};
+use xypro_core::upgrade_request::{self, has_token};
 
 /// Appends the `GET` upgrade request for `settings` to `buf`: `Host`, the custom headers,
 /// `Connection: Upgrade`, `Upgrade: websocket`, and no `Sec-WebSocket-Key`.
 pub fn write_request(buf: &mut Vec<u8>, settings: &ClientSettings) {
-    let mut line = |parts: &[&str]| {
-        for part in parts {
-            buf.extend_from_slice(part.as_bytes());
-        }
-        buf.extend_from_slice(b"\r\n");
-    };
-    line(&["GET ", &settings.path, " HTTP/1.1"]);
-    line(&["Host: ", &settings.host]);
-    for (name, value) in &settings.headers {
-        line(&[name, ": ", value]);
-    }
-    line(&["Connection: Upgrade"]);
-    line(&["Upgrade: websocket"]);
-    line(&[]);
+    let headers = settings
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_bytes(), value.as_bytes()));
+    upgrade_request::write_request(buf, &settings.path, &settings.host, headers, []);
 }
 
 /// Parses a request head from the start of `buf` and checks it against `settings`:
@@ -36,15 +28,9 @@ pub fn parse_request(
 ) -> Result<Option<usize>, HttpUpgradeError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
-    let head_len = match request.parse(buf).map_err(HttpUpgradeError::Malformed)? {
-        httparse::Status::Partial if buf.len() >= MAX_HEAD => {
-            return Err(HttpUpgradeError::HeadTooLarge { limit: MAX_HEAD });
-        }
-        httparse::Status::Partial => return Ok(None),
-        httparse::Status::Complete(len) if len > MAX_HEAD => {
-            return Err(HttpUpgradeError::HeadTooLarge { limit: MAX_HEAD });
-        }
-        httparse::Status::Complete(len) => len,
+    let parsed = request.parse(buf).map_err(HttpUpgradeError::Malformed)?;
+    let Some(head_len) = head_len(parsed, buf.len())? else {
+        return Ok(None);
     };
     let reject = |reason| Err(HttpUpgradeError::Rejected { reason });
     if request.method != Some("GET") {
@@ -104,6 +90,7 @@ fn percent_decoded(path: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::MAX_HEAD;
     use crate::{ClientOptions, ServerOptions};
 
     const UPGRADE: &str = "Connection: Upgrade\r\nUpgrade: websocket\r\n";

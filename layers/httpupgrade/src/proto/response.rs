@@ -1,7 +1,8 @@
 //! The server's answers (`101` and the empty `404`) and the client's parse of the `101`.
 
-use super::{MAX_HEAD, MAX_HEADERS, has_token};
+use super::{MAX_HEADERS, head_len};
 use crate::HttpUpgradeError;
+use xypro_core::upgrade_request::has_token;
 
 /// The server's `101`, as sing-box writes it less its `Date`.
 pub const SWITCHING_PROTOCOLS: &[u8] =
@@ -16,15 +17,9 @@ pub const NOT_FOUND: &[u8] =
 pub fn parse_response(buf: &[u8]) -> Result<Option<usize>, HttpUpgradeError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
-    let head_len = match response.parse(buf).map_err(HttpUpgradeError::Malformed)? {
-        httparse::Status::Partial if buf.len() >= MAX_HEAD => {
-            return Err(HttpUpgradeError::HeadTooLarge { limit: MAX_HEAD });
-        }
-        httparse::Status::Partial => return Ok(None),
-        httparse::Status::Complete(len) if len > MAX_HEAD => {
-            return Err(HttpUpgradeError::HeadTooLarge { limit: MAX_HEAD });
-        }
-        httparse::Status::Complete(len) => len,
+    let parsed = response.parse(buf).map_err(HttpUpgradeError::Malformed)?;
+    let Some(head_len) = head_len(parsed, buf.len())? else {
+        return Ok(None);
     };
     let status = response.code.unwrap_or(0);
     if status != 101 {
@@ -45,6 +40,7 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<usize>, HttpUpgradeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::MAX_HEAD;
 
     #[test]
     fn parses_a_101_in_pieces_and_keeps_data_after_it() {

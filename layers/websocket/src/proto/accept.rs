@@ -1,6 +1,6 @@
 //! The server's side of the upgrade: checking a request head and building the answers.
 
-use super::{early_data, response::has_token};
+use super::early_data;
 use crate::WsServerSettings;
 use bytes::Bytes;
 use http_body_util::Empty;
@@ -9,6 +9,7 @@ use hyper::{
     header::{self, HeaderValue},
 };
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use xypro_core::upgrade_request::has_token;
 
 /// What a valid upgrade request asks for.
 #[derive(Debug, PartialEq, Eq)]

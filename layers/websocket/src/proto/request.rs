@@ -1,6 +1,7 @@
 //! The client's upgrade request head.
 
 use crate::WsClientSettings;
+use xypro_core::upgrade_request;
 
 /// Appends the `GET` upgrade request for `settings` to `buf`, with `key` as
 /// `Sec-WebSocket-Key` and `protocol` (early data) as `Sec-WebSocket-Protocol`.
@@ -10,25 +11,17 @@ pub(crate) fn write_request(
     key: &str,
     protocol: Option<&str>,
 ) {
-    let mut line = |parts: &[&[u8]]| {
-        for part in parts {
-            buf.extend_from_slice(part);
-        }
-        buf.extend_from_slice(b"\r\n");
-    };
-    line(&[b"GET ", settings.path.as_bytes(), b" HTTP/1.1"]);
-    line(&[b"Host: ", settings.host.as_bytes()]);
-    for (name, value) in &settings.headers {
-        line(&[name.as_str().as_bytes(), b": ", value.as_bytes()]);
-    }
-    line(&[b"Connection: Upgrade"]);
-    line(&[b"Upgrade: websocket"]);
-    line(&[b"Sec-WebSocket-Version: 13"]);
-    line(&[b"Sec-WebSocket-Key: ", key.as_bytes()]);
-    if let Some(protocol) = protocol {
-        line(&[b"Sec-WebSocket-Protocol: ", protocol.as_bytes()]);
-    }
-    line(&[]);
+    let headers = settings
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()));
+    let handshake: [(&[u8], &[u8]); 2] = [
+        (b"Sec-WebSocket-Version", b"13"),
+        (b"Sec-WebSocket-Key", key.as_bytes()),
+    ];
+    let protocol = protocol.map(|p| (&b"Sec-WebSocket-Protocol"[..], p.as_bytes()));
+    let handshake = handshake.into_iter().chain(protocol);
+    upgrade_request::write_request(buf, &settings.path, &settings.host, headers, handshake);
 }
 
 #[cfg(test)]

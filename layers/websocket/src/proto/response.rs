@@ -2,6 +2,7 @@
 
 use crate::WsError;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use xypro_core::upgrade_request::has_token;
 
 /// Largest response head the client reads before giving up.
 pub(crate) const MAX_RESPONSE_HEAD: usize = 16 * 1024;
@@ -61,13 +62,6 @@ pub(crate) fn parse_response(buf: &[u8], key: &str) -> Result<Option<Switched>, 
         return Err(WsError::BadAccept);
     }
     Ok(Some(Switched { head_len, protocol }))
-}
-
-/// Whether a comma-separated header value holds `token` (ASCII case-insensitive).
-pub(crate) fn has_token(value: &[u8], token: &[u8]) -> bool {
-    value
-        .split(|&b| b == b',')
-        .any(|item| item.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 #[cfg(test)]
