@@ -122,7 +122,13 @@ pub fn target() -> Target {
 
 /// Opens one tunnel on `connector`, which keeps its pool for the next.
 pub async fn open(connector: &mut xypro_h2::H2Connector<TcpConnector>) -> H2Stream {
-    connector.ready().await.unwrap().call(target()).await.unwrap()
+    connector
+        .ready()
+        .await
+        .unwrap()
+        .call(target())
+        .await
+        .unwrap()
 }
 
 /// Copies everything read back until EOF, then shuts down.
