@@ -57,27 +57,30 @@ pub(crate) enum Measure {
     Memory,
     /// Round trips to the first byte, cold and warm, through a delay relay.
     Rtt,
+    /// Throughput, setup and connection rate over HTTPUpgrade, HTTP/2 and gRPC, against sing-box.
+    Transports,
 }
 
 impl Measure {
     /// Every measurement, in report order.
-    pub(crate) const ALL: [Measure; 6] = [
+    pub(crate) const ALL: [Measure; 7] = [
         Measure::Throughput,
         Measure::Setup,
         Measure::Rate,
         Measure::Cpu,
         Measure::Memory,
         Measure::Rtt,
+        Measure::Transports,
     ];
 }
 
 impl Settings {
-    fn wants(&self, measure: Measure) -> bool {
+    pub(crate) fn wants(&self, measure: Measure) -> bool {
         self.only.contains(&measure)
     }
 }
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+pub(crate) type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// Opens a stream to `target` through the SOCKS5 port `socks`, or straight to it.
 pub(crate) async fn open(socks: Option<SocketAddr>, target: SocketAddr) -> io::Result<TcpStream> {
@@ -96,7 +99,11 @@ pub(crate) async fn open(socks: Option<SocketAddr>, target: SocketAddr) -> io::R
 }
 
 /// Seconds to download `bytes` over one connection.
-async fn download(socks: Option<SocketAddr>, target: SocketAddr, bytes: u64) -> Result<f64> {
+pub(crate) async fn download(
+    socks: Option<SocketAddr>,
+    target: SocketAddr,
+    bytes: u64,
+) -> Result<f64> {
     let mut stream = open(socks, target).await?;
     let started = Instant::now();
     stream.write_all(&[DOWNLOAD]).await?;
@@ -113,7 +120,11 @@ async fn download(socks: Option<SocketAddr>, target: SocketAddr, bytes: u64) -> 
 }
 
 /// Seconds to upload `bytes` over one connection, until the target acknowledges.
-async fn upload(socks: Option<SocketAddr>, target: SocketAddr, bytes: u64) -> Result<f64> {
+pub(crate) async fn upload(
+    socks: Option<SocketAddr>,
+    target: SocketAddr,
+    bytes: u64,
+) -> Result<f64> {
     let mut stream = open(socks, target).await?;
     let started = Instant::now();
     stream.write_all(&[UPLOAD]).await?;
@@ -130,7 +141,7 @@ async fn upload(socks: Option<SocketAddr>, target: SocketAddr, bytes: u64) -> Re
 }
 
 /// Seconds for `streams` parallel downloads of `bytes` each.
-async fn parallel_download(
+pub(crate) async fn parallel_download(
     socks: Option<SocketAddr>,
     target: SocketAddr,
     streams: usize,
@@ -166,7 +177,7 @@ pub(crate) async fn echo_once(
 }
 
 /// Microseconds from connecting to the SOCKS5 port until the first echoed byte, sorted.
-async fn setup_latencies(
+pub(crate) async fn setup_latencies(
     socks: Option<SocketAddr>,
     target: SocketAddr,
     samples: usize,
@@ -180,7 +191,7 @@ async fn setup_latencies(
 }
 
 /// Completed connect-echo-close cycles per second with `clients` concurrent clients.
-async fn connection_rate(
+pub(crate) async fn connection_rate(
     socks: Option<SocketAddr>,
     target: SocketAddr,
     clients: usize,

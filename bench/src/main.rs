@@ -10,6 +10,7 @@ mod relay;
 mod report;
 mod rtt;
 mod target;
+mod transports;
 
 use clap::Parser;
 use std::{path::PathBuf, time::Duration};
@@ -93,10 +94,10 @@ async fn run(args: &Args, programs: peers::Programs) -> Result<String, Box<dyn s
         only: args.only.clone(),
     };
     let results = load::measure_all(&stacks, target, &settings).await?;
-    Ok(report::render(
-        &results,
-        &settings,
-        &versions,
-        &load::limits().await,
-    ))
+    let mut report = report::render(&results, &settings, &versions, &load::limits().await);
+    if settings.wants(load::Measure::Transports) {
+        let measured = transports::measure(&stacks.launcher, target, &settings).await?;
+        report.push_str(&transports::render(&measured));
+    }
+    Ok(report)
 }

@@ -30,7 +30,8 @@ impl Results {
     }
 }
 
-fn cell(value: Option<f64>) -> String {
+/// A value as a table cell: whole numbers from 100, two decimals below, `–` when missing.
+pub(crate) fn cell(value: Option<f64>) -> String {
     match value {
         None => "–".into(),
         Some(v) if v >= 100.0 => format!("{v:.0}"),
@@ -47,7 +48,7 @@ impl Row {
 }
 
 /// `ours / theirs` as a ratio cell.
-fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
+pub(crate) fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
     match (ours, theirs) {
         (Some(ours), Some(theirs)) if theirs > 0.0 => format!("{:.2}x", ours / theirs),
         _ => "–".into(),

@@ -1,6 +1,6 @@
 //! Starts servers and clients of every kind from generated configs.
 
-use super::{Certs, Kind, Proc, ours, sing_box, v2ray};
+use super::{Certs, Kind, Proc, Transport, ours, sing_box, v2ray};
 use std::{
     net::{SocketAddr, TcpListener},
     path::{Path, PathBuf},
@@ -149,6 +149,38 @@ impl Launcher {
         self.spawn(kind, "client", &config, port).await
     }
 
+    /// Starts a VLESS server of `kind` (ours or sing-box) over `transport` over TLS.
+    pub(crate) async fn transport_server(
+        &self,
+        kind: Kind,
+        transport: Transport,
+    ) -> std::io::Result<Proc> {
+        let port = free_port()?;
+        let config = match kind {
+            Kind::Ours => ours::transport_server(port, &self.certs, transport),
+            Kind::SingBox => sing_box::transport_server(port, &self.certs, transport),
+            Kind::V2ray => unreachable_transport(transport)?,
+        };
+        self.spawn(kind, "server", &config, port).await
+    }
+
+    /// Starts a SOCKS5 client of `kind` (ours or sing-box) tunnelling over `transport` to
+    /// `upstream`.
+    pub(crate) async fn transport_client(
+        &self,
+        kind: Kind,
+        upstream: SocketAddr,
+        transport: Transport,
+    ) -> std::io::Result<Proc> {
+        let port = free_port()?;
+        let config = match kind {
+            Kind::Ours => ours::transport_client(port, upstream, &self.certs, transport),
+            Kind::SingBox => sing_box::transport_client(port, upstream, &self.certs, transport),
+            Kind::V2ray => unreachable_transport(transport)?,
+        };
+        self.spawn(kind, "client", &config, port).await
+    }
+
     async fn spawn(
         &self,
         kind: Kind,
@@ -173,6 +205,14 @@ impl Launcher {
         )
         .await
     }
+}
+
+/// The error for a transport the benchmark does not run v2ray over.
+fn unreachable_transport(transport: Transport) -> std::io::Result<String> {
+    Err(std::io::Error::other(format!(
+        "the benchmark runs {} with ours and sing-box only",
+        transport.label()
+    )))
 }
 
 fn free_port() -> std::io::Result<u16> {

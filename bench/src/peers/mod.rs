@@ -4,10 +4,12 @@ mod launcher;
 mod ours;
 mod process;
 mod sing_box;
+mod transport;
 mod v2ray;
 
 pub(crate) use launcher::{Launcher, Programs};
 pub(crate) use process::Proc;
+pub(crate) use transport::Transport;
 
 /// The VLESS user every system shares.
 const ID: &str = "2ad043a0-b930-46f8-bd55-1fcefc93339a";
