@@ -178,14 +178,17 @@ async fn entries_are_chosen_by_path_and_every_transport_falls_back() {
         "      - h2: { path: /h2 }\n",
         "      - grpc: { service_name: gun }\n",
     ] {
-        // HTTP/1.1 clients of the HTTP/2 transports are the fallback's.
-        let yaml = server(
+        // HTTP/1.1 clients of the HTTP/2 transports are the fallback's: with a fallback, TLS
+        // offers http/1.1 beside h2 by itself; the upgrades offer h2 for the browsers.
+        let mut yaml = server(
             layer,
             "[{ outbound: web }, { path: /blog, outbound: blog }]",
             site,
-        )
-        .replace(".key }", ".key, alpn: [h2, http/1.1] }")
-        .replace(
+        );
+        if layer.contains("upgrade") || layer.contains("websocket") {
+            yaml = yaml.replace(".key }", ".key, alpn: [h2, http/1.1] }");
+        }
+        let yaml = yaml.replace(
             "  web:\n",
             &format!("  blog:\n    - tcp: {{ address: {blog} }}\n  web:\n"),
         );

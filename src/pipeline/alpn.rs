@@ -17,7 +17,8 @@ fn needed_by(kind: &str) -> Option<&'static str> {
 }
 
 /// The options of the `tls` layer `spec`, given the layers above it (nearest first): `alpn:
-/// [h2]` added under an HTTP/2 transport when `alpn` is not set, and an error naming the entry
+/// [h2]` added under an HTTP/2 transport when `alpn` is not set (`[h2, http/1.1]` when a
+/// fallback takes the HTTP/1.1 clients), and an error naming the entry
 /// when `alpn` offers `h2` under an HTTP/1.1 upgrade — unless the inbound has a fallback
 /// (`fallback`), which takes the clients that choose `h2` (browsers, as Xray's setups do).
 pub(super) fn tls_options<'a>(
@@ -35,8 +36,13 @@ pub(super) fn tls_options<'a>(
                 Value::Mapping(map) => map.clone(),
                 _ => Default::default(),
             };
-            let h2 = Value::Sequence(vec![Value::String("h2".into())]);
-            options.insert(Value::String("alpn".into()), h2);
+            let offered = if fallback {
+                &["h2", "http/1.1"][..]
+            } else {
+                &["h2"]
+            };
+            let offered = offered.iter().map(|p| Value::String((*p).into())).collect();
+            options.insert(Value::String("alpn".into()), Value::Sequence(offered));
             Ok(Cow::Owned(Value::Mapping(options)))
         }
         ("http/1.1", Some(Value::Sequence(offered))) if !fallback => {
@@ -82,6 +88,17 @@ mod tests {
                 .unwrap()
                 .get("alpn"),
             None
+        );
+    }
+
+    #[test]
+    fn a_fallback_adds_http_1_1_under_http_2() {
+        let tls = spec("tls: { cert: c, key: k }");
+        let h2 = spec("h2: { path: /h2 }");
+        let options = tls_options(&tls, [&h2].into_iter(), true).unwrap();
+        assert_eq!(
+            options.get("alpn").unwrap(),
+            &serde_yaml::from_str::<Value>("[h2, http/1.1]").unwrap()
         );
     }
 
