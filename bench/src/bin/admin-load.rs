@@ -9,9 +9,8 @@
 
 use futures_util::StreamExt;
 use std::{
-    net::{SocketAddr, TcpListener},
+    net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 use tokio::{
@@ -20,6 +19,7 @@ use tokio::{
     task::JoinSet,
 };
 use tokio_tungstenite::{client_async, tungstenite::client::IntoClientRequest};
+use xypro_bench::process::{Proc, free_port};
 use xypro_socks5::Socks5Client;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -27,41 +27,9 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 const ID: &str = "2ad043a0-b930-46f8-bd55-1fcefc93339a";
 const SECRET: &str = "bench";
 
-/// A process killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// Runs `xypro run -c` on `config` and waits until `port` accepts.
+/// Runs `xypro run -c` on `config` (written to `name` in `dir`) and waits until `port` accepts.
 async fn start(xypro: &Path, dir: &Path, name: &str, config: &str, port: u16) -> Result<Proc> {
-    let path = dir.join(name);
-    std::fs::write(&path, config)?;
-    let child = Command::new(xypro)
-        .args(["run", "-c"])
-        .arg(&path)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let proc = Proc(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        if Instant::now() > deadline {
-            return Err(format!("{name} did not start").into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Ok(proc)
+    Ok(Proc::spawn(xypro, &["run", "-c"], dir, name, config, port).await?)
 }
 
 /// A destination that sends the number of bytes each connection asks for.
@@ -234,7 +202,7 @@ async fn main() -> Result<()> {
         }
     }
     // What the dashboards cost the server itself, with no traffic.
-    let pid = server.0.id();
+    let pid = server.pid();
     let idle = cpu_share(pid, Duration::from_secs(5)).await?;
     let watching = dashboards(admin, clients).await?;
     let busy = cpu_share(pid, Duration::from_secs(5)).await?;

@@ -12,9 +12,8 @@
 
 use clap::Parser;
 use std::{
-    net::{SocketAddr, TcpListener},
+    net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -25,6 +24,7 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
+use xypro_bench::process::{Proc, cpu_seconds, free_port};
 use xypro_socks5::Socks5Client;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -51,42 +51,9 @@ struct Args {
     clients: usize,
 }
 
-/// A process killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// Runs `xypro run -c` on `config` and waits until `port` accepts.
+/// Runs `xypro run -c` on `config` (written to `name` in `dir`) and waits until `port` accepts.
 async fn start(xypro: &Path, dir: &Path, name: &str, config: &str, port: u16) -> Result<Proc> {
-    let path = dir.join(name);
-    std::fs::write(&path, config)?;
-    let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
-    let child = Command::new(xypro)
-        .args(["run", "-c"])
-        .arg(&path)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()?;
-    let mut proc = Proc(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        if proc.0.try_wait()?.is_some() || Instant::now() > deadline {
-            return Err(format!("{} did not start with {name}", xypro.display()).into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Ok(proc)
+    Ok(Proc::spawn(xypro, &["run", "-c"], dir, name, config, port).await?)
 }
 
 /// A server and a client of one binary; the client's SOCKS5 address is the entry point.
@@ -99,21 +66,8 @@ struct Pair {
 impl Pair {
     /// CPU seconds (user + system) the client and the server have used so far.
     fn cpu_seconds(&self) -> Result<f64> {
-        Ok(cpu_seconds(self.client.0.id())? + cpu_seconds(self.server.0.id())?)
+        Ok(cpu_seconds(self.client.pid())? + cpu_seconds(self.server.pid())?)
     }
-}
-
-/// CPU seconds (user + system) a process has used so far.
-fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let fields: Vec<&str> = stat
-        .rsplit_once(") ")
-        .ok_or("bad stat")?
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
-    Ok(ticks / 100.0)
 }
 
 async fn pair(xypro: &Path, dir: &Path, label: &str) -> Result<Pair> {

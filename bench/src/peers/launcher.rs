@@ -2,10 +2,11 @@
 
 use super::{Certs, Kind, Proc, Transport, ours, sing_box, v2ray};
 use std::{
-    net::{SocketAddr, TcpListener},
+    net::SocketAddr,
     path::{Path, PathBuf},
     sync::atomic::{AtomicUsize, Ordering},
 };
+use xypro_bench::process::free_port;
 
 /// Where each kind's binary is.
 #[derive(Debug, Clone)]
@@ -213,10 +214,6 @@ fn unreachable_transport(transport: Transport) -> std::io::Result<String> {
         "the benchmark runs {} with ours and sing-box only",
         transport.label()
     )))
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 mod tempdir {

@@ -2,14 +2,13 @@
 
 mod launcher;
 mod ours;
-mod process;
 mod sing_box;
 mod transport;
 mod v2ray;
 
 pub(crate) use launcher::{Launcher, Programs};
-pub(crate) use process::Proc;
 pub(crate) use transport::Transport;
+pub(crate) use xypro_bench::process::Proc;
 
 /// The VLESS user every system shares.
 const ID: &str = "2ad043a0-b930-46f8-bd55-1fcefc93339a";

@@ -1,8 +1,9 @@
-//! A child process under test, started from a config file and killed when dropped.
+//! A child process under test, started from a config file and killed when dropped, and the
+//! readings taken of it.
 
 use std::{
     fs::File,
-    net::SocketAddr,
+    net::{SocketAddr, TcpListener},
     path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -10,21 +11,21 @@ use std::{
 
 /// One running process of a system under test.
 #[derive(Debug)]
-pub(crate) struct Proc {
+pub struct Proc {
     child: Child,
     /// Where it listens.
-    pub(crate) addr: SocketAddr,
+    pub addr: SocketAddr,
 }
 
 impl Proc {
     /// The process id, for CPU and memory readings.
-    pub(crate) fn pid(&self) -> u32 {
+    pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Starts `program args.. FILE` with `config` written to FILE in `dir`, and returns once
     /// 127.0.0.1:`port` accepts connections; its output goes to FILE.log.
-    pub(crate) async fn spawn(
+    pub async fn spawn(
         program: &Path,
         args: &[&str],
         dir: &Path,
@@ -69,4 +70,28 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago, for a process to listen on.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// CPU seconds (user + system) process `pid` has used so far.
+pub fn cpu_seconds(pid: u32) -> std::io::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let invalid = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad /proc stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .ok_or_else(invalid)?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| -> std::io::Result<f64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(invalid)
+    };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
