@@ -51,7 +51,9 @@ impl LingerHandle {
         let _ = socket2::SockRef::from(&*self.stream).shutdown(Shutdown::Write);
         let drain = async {
             let mut left: usize = 64 * 1024;
-            let mut buf = [0u8; 4096];
+            // On the heap and only while lingering: an array here would sit in every
+            // connection's task state for the connection's whole life.
+            let mut buf = vec![0u8; 4096];
             while left > 0 {
                 if self.stream.readable().await.is_err() {
                     return;

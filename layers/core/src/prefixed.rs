@@ -18,8 +18,14 @@ pub struct Prefixed<T> {
 impl<T> Prefixed<T> {
     /// Wraps `inner`, replaying `prefix` first.
     pub fn new(prefix: impl Into<Bytes>, inner: T) -> Self {
+        let prefix = prefix.into();
         Prefixed {
-            prefix: prefix.into(),
+            // An empty view may still hold a handshake's whole buffer: let it go.
+            prefix: if prefix.is_empty() {
+                Bytes::new()
+            } else {
+                prefix
+            },
             inner,
         }
     }
@@ -52,6 +58,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
         let n = buf.remaining().min(self.prefix.len());
         buf.put_slice(&self.prefix[..n]);
         self.prefix.advance(n);
+        if self.prefix.is_empty() {
+            // Replayed: release the buffer rather than keep it for the stream's life.
+            self.prefix = Bytes::new();
+        }
         Poll::Ready(Ok(()))
     }
 }
@@ -70,5 +80,21 @@ mod tests {
         let mut out = String::new();
         io.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "hello world");
+    }
+
+    #[tokio::test]
+    async fn a_replayed_or_empty_prefix_lets_its_buffer_go() {
+        let buffer = Bytes::from(b"hello".to_vec());
+        let mut io = Prefixed::new(buffer.clone(), &b""[..]);
+        assert!(
+            !buffer.is_unique(),
+            "the prefix shares the buffer until it is read"
+        );
+        io.read_to_end(&mut Vec::new()).await.unwrap();
+        assert!(buffer.is_unique(), "a replayed prefix holds no buffer");
+        let mut empty = buffer.clone();
+        empty.advance(5);
+        let _io = Prefixed::new(empty, &b""[..]);
+        assert!(buffer.is_unique(), "an empty prefix holds no buffer");
     }
 }
