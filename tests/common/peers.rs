@@ -108,14 +108,26 @@ impl Peer {
 
 /// v2ray as a VLESS server over WebSocket over TLS (path `/xy`), dialling freely.
 pub fn v2ray_server(v2ray: &Path, id: &str) -> Peer {
+    v2ray_transport_server(v2ray, id, r#""network":"ws","wsSettings":{"path":"/xy"}"#)
+}
+
+/// v2ray as a SOCKS5 client whose outbound is VLESS/WS/TLS to `server` (SNI `example.test`).
+pub fn v2ray_client(v2ray: &Path, id: &str, server: SocketAddr) -> Peer {
+    let transport =
+        r#""network":"ws","wsSettings":{"path":"/xy","headers":{"Host":"example.test"}}"#;
+    v2ray_transport_client(v2ray, id, server, transport)
+}
+
+/// v2ray as a VLESS server over TLS, dialling freely; `transport` is the `network` and its
+/// settings inside `streamSettings`.
+fn v2ray_transport_server(v2ray: &Path, id: &str, transport: &str) -> Peer {
     let port = free_port();
     let config = format!(
         r#"{{"log":{{"loglevel":"warning"}},
   "inbounds":[{{"listen":"127.0.0.1","port":{port},"protocol":"vless",
     "settings":{{"clients":[{{"id":"{id}"}}],"decryption":"none"}},
-    "streamSettings":{{"network":"ws","security":"tls",
-      "tlsSettings":{{"certificates":[{{"certificateFile":"{cert}","keyFile":"{key}"}}]}},
-      "wsSettings":{{"path":"/xy"}}}}}}],
+    "streamSettings":{{{transport},"security":"tls",
+      "tlsSettings":{{"certificates":[{{"certificateFile":"{cert}","keyFile":"{key}"}}]}}}}}}],
   "outbounds":[{{"protocol":"freedom"}}]}}"#,
         cert = cert("server.pem"),
         key = cert("server.key"),
@@ -123,17 +135,17 @@ pub fn v2ray_server(v2ray: &Path, id: &str) -> Peer {
     Peer::start(v2ray, &["-config"], "server.json", &config, port)
 }
 
-/// v2ray as a SOCKS5 client whose outbound is VLESS/WS/TLS to `server` (SNI `example.test`).
-pub fn v2ray_client(v2ray: &Path, id: &str, server: SocketAddr) -> Peer {
+/// v2ray as a SOCKS5 client (UDP too) whose outbound is VLESS over `transport` (as in
+/// [`v2ray_transport_server`]) over TLS to `server`, SNI `example.test`.
+fn v2ray_transport_client(v2ray: &Path, id: &str, server: SocketAddr, transport: &str) -> Peer {
     let port = free_port();
     let config = format!(
         r#"{{"log":{{"loglevel":"warning"}},
   "inbounds":[{{"listen":"127.0.0.1","port":{port},"protocol":"socks","settings":{{"udp":true,"ip":"127.0.0.1"}}}}],
   "outbounds":[{{"protocol":"vless",
     "settings":{{"vnext":[{{"address":"127.0.0.1","port":{sport},"users":[{{"id":"{id}","encryption":"none"}}]}}]}},
-    "streamSettings":{{"network":"ws","security":"tls",
-      "tlsSettings":{{"serverName":"example.test","certificates":[{{"usage":"verify","certificateFile":"{ca}"}}]}},
-      "wsSettings":{{"path":"/xy","headers":{{"Host":"example.test"}}}}}}}}]}}"#,
+    "streamSettings":{{{transport},"security":"tls",
+      "tlsSettings":{{"serverName":"example.test","certificates":[{{"usage":"verify","certificateFile":"{ca}"}}]}}}}}}]}}"#,
         sport = server.port(),
         ca = cert("ca.pem"),
     );
@@ -341,36 +353,13 @@ pub fn sing_box_transport_client(
 /// v2ray 4.34 as a VLESS server over h2 (path `/h2`; with no host it takes only
 /// `www.example.com`, our client's default) over TLS.
 pub fn v2ray_h2_server(v2ray: &Path, id: &str) -> Peer {
-    let port = free_port();
-    let config = format!(
-        r#"{{"log":{{"loglevel":"warning"}},
-  "inbounds":[{{"listen":"127.0.0.1","port":{port},"protocol":"vless",
-    "settings":{{"clients":[{{"id":"{id}"}}],"decryption":"none"}},
-    "streamSettings":{{"network":"h2","security":"tls",
-      "tlsSettings":{{"certificates":[{{"certificateFile":"{cert}","keyFile":"{key}"}}]}},
-      "httpSettings":{{"path":"/h2"}}}}}}],
-  "outbounds":[{{"protocol":"freedom"}}]}}"#,
-        cert = cert("server.pem"),
-        key = cert("server.key"),
-    );
-    Peer::start(v2ray, &["-config"], "server.json", &config, port)
+    v2ray_transport_server(v2ray, id, r#""network":"h2","httpSettings":{"path":"/h2"}"#)
 }
 
 /// v2ray 4.34 as a SOCKS5 client (UDP too) whose outbound is VLESS over h2 over TLS to `server`.
 pub fn v2ray_h2_client(v2ray: &Path, id: &str, server: SocketAddr) -> Peer {
-    let port = free_port();
-    let config = format!(
-        r#"{{"log":{{"loglevel":"warning"}},
-  "inbounds":[{{"listen":"127.0.0.1","port":{port},"protocol":"socks","settings":{{"udp":true,"ip":"127.0.0.1"}}}}],
-  "outbounds":[{{"protocol":"vless",
-    "settings":{{"vnext":[{{"address":"127.0.0.1","port":{sport},"users":[{{"id":"{id}","encryption":"none"}}]}}]}},
-    "streamSettings":{{"network":"h2","security":"tls",
-      "tlsSettings":{{"serverName":"example.test","certificates":[{{"usage":"verify","certificateFile":"{ca}"}}]}},
-      "httpSettings":{{"path":"/h2"}}}}}}]}}"#,
-        sport = server.port(),
-        ca = cert("ca.pem"),
-    );
-    Peer::start(v2ray, &["-config"], "client.json", &config, port)
+    let transport = r#""network":"h2","httpSettings":{"path":"/h2"}"#;
+    v2ray_transport_client(v2ray, id, server, transport)
 }
 
 /// Headless Chromium's DOM of `url` (`https://example.test:PORT/...`), with `example.test`
