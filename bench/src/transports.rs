@@ -6,7 +6,7 @@ use crate::{
         Result, Settings, connection_rate, download, median, parallel_download, setup_latencies,
         upload,
     },
-    peers::{Kind, Launcher, Proc, Transport},
+    peers::{Kind, Launcher, Proc, Transport, pair_name},
     report::Row,
 };
 use std::net::SocketAddr;
@@ -102,14 +102,10 @@ async fn measure_clients(
 
 /// The per-transport table in markdown, with ours / sing-box.
 pub(crate) fn render(measured: &[Measured]) -> String {
-    let label = |(client, server): (Kind, Kind)| {
-        if client == server {
-            client.label().to_string()
-        } else {
-            format!("{}->{}", client.label(), server.label())
-        }
-    };
-    let columns: Vec<String> = PAIRS.into_iter().map(label).collect();
+    let columns: Vec<String> = PAIRS
+        .into_iter()
+        .map(|(client, server)| pair_name(client, server))
+        .collect();
     let mut out = format!(
         "\n### Other transports, ours against sing-box\n\n| transport | metric | {} | ours / sing-box |\n|---|---|{}\n",
         columns.join(" | "),

@@ -49,6 +49,15 @@ pub(crate) struct Certs {
     pub(crate) ca: String,
 }
 
+/// A column's name: `ours` for our client with our server, `ours->v2ray` for a mixed pair.
+pub(crate) fn pair_name(client: Kind, server: Kind) -> String {
+    if client == server {
+        client.label().into()
+    } else {
+        format!("{}->{}", client.label(), server.label())
+    }
+}
+
 /// A SOCKS5 entry point and the client and server processes behind it.
 #[derive(Debug)]
 pub(crate) struct System {
@@ -63,11 +72,7 @@ pub(crate) struct System {
 impl System {
     /// Short label for the report: `ours`, or `ours->v2ray` for a mixed pair.
     pub(crate) fn name(&self) -> String {
-        if self.client_kind == self.server_kind {
-            self.client_kind.label().into()
-        } else {
-            format!("{}->{}", self.client_kind.label(), self.server_kind.label())
-        }
+        pair_name(self.client_kind, self.server_kind)
     }
 
     /// Whether client and server are the same implementation.
